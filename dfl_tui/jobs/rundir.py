@@ -1,0 +1,163 @@
+"""A job's run folder: the only thing a job and its watchers share.
+
+```
+<workspace>/.jobs/<id>/
+  job.json        what to run: step, options, workspace (written once, before start)
+  status.json     state, progress, error (replaced atomically by the job)
+  events.jsonl    progress and log events (appended, one JSON object per line)
+  job.log         everything the job printed (stdout and stderr)
+  lock            held with flock by the running job: free lock + "running" = crashed
+  control/        files a watcher drops to ask for something: cancel, save, backup, preview
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..util.atomic import append_jsonl, atomic_write_json, read_json, read_jsonl
+
+ACTIVE_STATES = ("queued", "running")
+FINAL_STATES = ("done", "failed", "cancelled", "lost")
+
+
+def new_job_id(step: str) -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{step}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def spec_path(self) -> Path:
+        return self.path / "job.json"
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def events_path(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "job.log"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path / "lock"
+
+    @property
+    def control_dir(self) -> Path:
+        return self.path / "control"
+
+    # -- spec and status ----------------------------------------------------------
+    def spec(self) -> dict[str, Any]:
+        return read_json(self.spec_path, {}) or {}
+
+    def read_status(self) -> dict[str, Any]:
+        st = read_json(self.status_path, None)
+        if st is None:
+            spec = self.spec()
+            st = {"id": self.id, "step": spec.get("step"), "title": spec.get("title"), "state": "queued"}
+        # A job that says it runs but holds no lock has died without a word (SIGKILL, OOM killer, power).
+        if st.get("state") in ACTIVE_STATES and self.lock_path.exists() and not self.is_alive():
+            st = dict(st)
+            if st.get("state") == "running" or time.time() - float(st.get("created", 0) or 0) > 30:
+                st["state"] = "lost"
+                st.setdefault("error", "the job process ended without reporting (killed, or out of memory?); see job.log")
+        return st
+
+    def write_status(self, status: dict[str, Any]) -> None:
+        atomic_write_json(self.status_path, status, fsync=False)
+
+    def append_event(self, event: dict[str, Any]) -> None:
+        event.setdefault("t", time.time())
+        append_jsonl(self.events_path, event)
+
+    def read_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        return read_jsonl(self.events_path, offset)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - 64 * 1024))
+                data = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join(data.splitlines()[-lines:])
+
+    # -- liveness -----------------------------------------------------------------
+    def acquire_lock(self) -> int:
+        """Take the life lock (the job does this first); the fd must stay open."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        return fd
+
+    def is_alive(self) -> bool:
+        """True while the job process holds its lock."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return True
+            return False
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
+    # -- control files ------------------------------------------------------------
+    def request(self, what: str) -> None:
+        """Drop a control file (cancel, save, backup, preview); the job polls for them."""
+        self.control_dir.mkdir(parents=True, exist_ok=True)
+        (self.control_dir / what).write_text(str(time.time()))
+
+    def take_request(self, what: str) -> bool:
+        """Consume a control file if present (the job side)."""
+        p = self.control_dir / what
+        try:
+            p.unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def has_request(self, what: str) -> bool:
+        return (self.control_dir / what).exists()
+
+    def clear_requests(self) -> None:
+        with contextlib.suppress(OSError):
+            for p in self.control_dir.iterdir():
+                p.unlink()
+
+
+def list_run_dirs(jobs_dir: Path) -> list[RunDir]:
+    """Run folders, newest first."""
+    try:
+        dirs = [p for p in jobs_dir.iterdir() if p.is_dir() and (p / "job.json").exists()]
+    except OSError:
+        return []
+    return [RunDir(p) for p in sorted(dirs, key=lambda p: p.name, reverse=True)]
