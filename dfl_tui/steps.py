@@ -83,3 +83,7 @@ register(Step("merge", "Merge", "dfl_tui.merge.options:MergeOptions", "dfl_tui.m
               "Merge the trained model onto the dst frames.", available=False))
 register(Step("make-video", "Make video", "dfl_tui.video.options:MakeVideoOptions", "dfl_tui.video.encode:run_make_video",
               "Frames to result.mp4 with the audio of data_dst.mp4."))
+
+# A hidden step that exercises the job machinery (tests, diagnostics).
+register(Step("selftest", "Job self-test", "dfl_tui.jobs.selftest:SelfTestOptions", "dfl_tui.jobs.selftest:run_selftest",
+              "Count through items slowly (tests the job engine).", cli=False))
