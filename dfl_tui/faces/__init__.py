@@ -1,0 +1,1 @@
+"""Faces: detection, DeepFaceLab alignment, the aligned-face file format, masks, pose."""
