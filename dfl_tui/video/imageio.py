@@ -1,0 +1,104 @@
+"""Reading and writing frame images off the main thread.
+
+OpenCV's image codecs release the GIL, so a few threads keep the disk and the
+codecs busy while the main thread decodes video or filters frames. Writes are
+atomic (hidden temporary name, then rename): a frame that exists is complete.
+"""
+
+from __future__ import annotations
+
+import collections
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..util.atomic import atomic_write_bytes
+
+
+def read_ahead(paths: Sequence[Path], workers: int = 2, flags: int | None = None) -> Iterator[tuple[Path, np.ndarray | None]]:
+    """Images in order (None for one that cannot be read), read a few ahead by a small pool."""
+    import cv2
+
+    mode = cv2.IMREAD_COLOR if flags is None else flags
+
+    def load(p: Path) -> np.ndarray | None:
+        return cv2.imread(str(p), mode)
+
+    ahead = max(2, workers * 3)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="image-reader") as pool:
+        queue: collections.deque[tuple[Path, Future]] = collections.deque()
+        it = iter(paths)
+        for p in it:
+            queue.append((p, pool.submit(load, p)))
+            if len(queue) >= ahead:
+                break
+        while queue:
+            p, fut = queue.popleft()
+            nxt = next(it, None)
+            if nxt is not None:
+                queue.append((nxt, pool.submit(load, nxt)))
+            yield p, fut.result()
+
+
+def encode_image(path: Path, img: np.ndarray, jpeg_quality: int = 95, png_compression: int = 1) -> bytes:
+    """PNG or JPEG bytes by ``path``'s extension."""
+    import cv2
+
+    ext = path.suffix.lower()
+    if ext in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
+        ext = ".jpg"
+    elif ext == ".png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, int(png_compression)]
+    else:
+        params = []
+    ok, buf = cv2.imencode(ext, img, params)
+    if not ok:
+        raise OSError(f"could not encode {path.name}")
+    return buf.tobytes()
+
+
+def write_image(path: Path, img: np.ndarray, jpeg_quality: int = 95) -> None:
+    """Encode and write atomically (no fsync per frame: the rename is what makes it all-or-nothing)."""
+    atomic_write_bytes(path, encode_image(path, img, jpeg_quality), fsync=False)
+
+
+class ImageWriter:
+    """A bounded pool of image writes; :meth:`put` blocks when too many are queued.
+
+    ``done`` counts finished writes; a failed write raises in :meth:`put` or :meth:`close`.
+    """
+
+    def __init__(self, workers: int = 2, jpeg_quality: int = 95, backlog: int | None = None) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="image-writer")
+        self.backlog = backlog or workers * 3
+        self.jpeg_quality = jpeg_quality
+        self.pending: collections.deque[Future] = collections.deque()
+        self.done = 0
+
+    def put(self, path: Path, img: np.ndarray) -> None:
+        self.pending.append(self.pool.submit(write_image, path, img, self.jpeg_quality))
+        self._reap(block=False)
+
+    def _reap(self, block: bool) -> None:
+        while self.pending and (block or len(self.pending) > self.backlog or self.pending[0].done()):
+            self.pending.popleft().result()
+            self.done += 1
+
+    def close(self, wait: bool = True) -> None:
+        """Finish queued writes (``wait``) or drop those not started yet."""
+        try:
+            if wait:
+                self._reap(block=True)
+            else:
+                for f in self.pending:
+                    f.cancel()
+                for f in self.pending:
+                    if not f.cancelled():
+                        f.exception()
+                        self.done += f.exception() is None
+                self.pending.clear()
+        finally:
+            self.pool.shutdown(wait=True)
