@@ -134,6 +134,7 @@ def denoise_folder(folder: Path, factor: int = 7, *, reporter: Reporter | None =
             if len(done) % 100 == 0:
                 save_manifest(False)
         writer.close()
+        writer.sync(folder)
     except JobCancelled:
         writer.close(wait=True)  # frames already queued are finished so the sequence is consistent
         save_manifest(False)

@@ -165,6 +165,7 @@ def extract_frames(
             except av.error.FFmpegError as exc:
                 error = f"{video}: the video is damaged after frame {submitted} ({exc})"
             writer.close()
+            writer.sync(folder)
             written = writer.done
             ctx.progress(written, total or None)
         except JobCancelled:

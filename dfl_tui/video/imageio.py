@@ -8,13 +8,16 @@ atomic (hidden temporary name, then rename): a frame that exists is complete.
 from __future__ import annotations
 
 import collections
+import errno
+import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..util.atomic import atomic_write_bytes
+from ..util.atomic import DiskFullError, _fsync_dir
 
 
 def read_ahead(paths: Sequence[Path], workers: int = 2, flags: int | None = None) -> Iterator[tuple[Path, np.ndarray | None]]:
@@ -61,8 +64,31 @@ def encode_image(path: Path, img: np.ndarray, jpeg_quality: int = 95, png_compre
 
 
 def write_image(path: Path, img: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Encode and write atomically (no fsync per frame: the rename is what makes it all-or-nothing)."""
-    atomic_write_bytes(path, encode_image(path, img, jpeg_quality), fsync=False)
+    """Encode and write atomically: a hidden temporary file, then a rename over ``path``.
+
+    No fsync per frame (the rename is what makes a frame all-or-nothing; the
+    caller syncs the folder at the end). The file gets the usual permissions
+    (0666 minus the umask), unlike ``mkstemp``'s 0600, since frames are shared data.
+    """
+    data = encode_image(path, img, jpeg_quality)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(errno.ENOSPC, f"disk full while writing {path}: free some space and run the step again") from exc
+        raise
 
 
 class ImageWriter:
@@ -86,6 +112,10 @@ class ImageWriter:
         while self.pending and (block or len(self.pending) > self.backlog or self.pending[0].done()):
             self.pending.popleft().result()
             self.done += 1
+
+    def sync(self, folder: Path) -> None:
+        """Make the renames of the finished writes durable."""
+        _fsync_dir(folder)
 
     def close(self, wait: bool = True) -> None:
         """Finish queued writes (``wait``) or drop those not started yet."""
