@@ -1,0 +1,99 @@
+"""``dfl-tui tui`` (and plain ``dfl-tui``): open the terminal UI on the workspace.
+
+Light at import (``dfl-tui --help`` imports this module): Textual is imported in
+:func:`run`, after the colour system is settled -- inside tmux or over SSH the
+terminal often does not announce truecolor, and Textual would fall back to 256
+colours (shared/reference/textual.md, "tmux colour trap").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import MutableMapping
+
+COLOR_CHOICES = ("auto", "truecolor", "256", "16")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: `dfl-tui -w W tui` and `dfl-tui tui -w W` both work.
+    p.add_argument("--workspace", "-w", default=argparse.SUPPRESS, metavar="DIR",
+                   help="workspace folder (same as the global --workspace)")
+    p.add_argument("--theme", default=None, metavar="NAME",
+                   help="theme: dfl-dark (default), dfl-light, dfl-contrast, a Textual theme, "
+                   "or one of yours in ~/.config/dfl-tui/themes/*.toml")
+    p.add_argument("--open", dest="open_step", default=None, metavar="STEP",
+                   help="open a step's screen at start: a number (4.2), a workflow key (extract-frames-src) "
+                   "or a step name (make-video)")
+    p.add_argument("--colors", choices=COLOR_CHOICES, default="auto",
+                   help="colour system; auto = truecolor inside tmux/SSH when the terminal does not say")
+    p.add_argument("--no-watch", action="store_true",
+                   help="do not watch the workspace for changes (poll every few seconds instead)")
+    p.add_argument("--keys", action="store_true",
+                   help="print every key binding's id and key (for ~/.config/dfl-tui/keymap.toml), then exit")
+
+
+def settle_colors(env: MutableMapping[str, str], mode: str = "auto") -> str | None:
+    """Choose the colour system before Textual starts; returns what was set (or None).
+
+    ``auto``: if neither ``COLORTERM`` nor ``TEXTUAL_COLOR_SYSTEM`` says anything and we run
+    inside tmux/screen or over SSH, assume truecolor -- every terminal people use over SSH
+    today has it, and tmux passes it on when ``terminal-features`` has ``RGB``.
+    """
+    if mode != "auto":
+        env["TEXTUAL_COLOR_SYSTEM"] = {"truecolor": "truecolor", "256": "256", "16": "standard"}[mode]
+        return env["TEXTUAL_COLOR_SYSTEM"]
+    if env.get("TEXTUAL_COLOR_SYSTEM") or env.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        return None
+    term = env.get("TERM", "")
+    inside_mux = bool(env.get("TMUX")) or term.startswith(("tmux", "screen"))
+    over_ssh = bool(env.get("SSH_CONNECTION") or env.get("SSH_TTY") or env.get("SSH_CLIENT"))
+    if (inside_mux or over_ssh) and term not in ("dumb", "linux"):
+        env["COLORTERM"] = "truecolor"
+        return "truecolor"
+    return None
+
+
+def print_keys() -> int:
+    from ..tui.app import DflApp
+    from ..tui.keymap import KeymapError, describe_bindings, keymap_path, load_keymap
+    from ..tui.screens.clear import ClearWorkspaceScreen
+    from ..tui.screens.help import HelpScreen
+    from ..tui.screens.home import HomeScreen
+    from ..tui.screens.jobs import JobsScreen
+    from ..tui.screens.step import StepScreen
+
+    try:
+        keymap = load_keymap()
+    except KeymapError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+        keymap = {}
+    sections = [("app", DflApp), ("home", HomeScreen), ("step", StepScreen), ("jobs", JobsScreen),
+                ("help", HelpScreen), ("clear", ClearWorkspaceScreen)]
+    print(f"# key bindings; override them in {keymap_path()} as  \"id\" = \"key[,key]\"")
+    for row in describe_bindings(sections, keymap):
+        if row.id:
+            print(f"{row.id:<22} {row.keys:<14} {row.description}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "keys", False):
+        return print_keys()
+    settle_colors(os.environ, getattr(args, "colors", "auto") or "auto")
+    from ..tui.app import DflApp
+    from ..workspace import Workspace
+
+    ws = Workspace.open(getattr(args, "workspace", None))
+    app = DflApp(
+        ws,
+        theme=getattr(args, "theme", None),
+        watch=not getattr(args, "no_watch", False),
+        poll_interval=5.0 if not getattr(args, "no_watch", False) else 2.0,
+        open_step=getattr(args, "open_step", None),
+    )
+    code = app.run()
+    if app.exiting_on == "hangup":
+        return 0
+    return int(code or 0)
