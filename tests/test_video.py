@@ -335,3 +335,33 @@ def test_denoise_strength_and_edges(tmp_path):
     assert strong[:, 18:].mean() - strong[:, :14].mean() > 130
     with pytest.raises(InputError, match="no frames"):
         denoise_folder(tmp_path / "empty")
+
+
+# -- stopping ---------------------------------------------------------------------------
+
+
+def _stopper(n: int):
+    from dfl_tui.jobs.context import Reporter
+
+    class Stop(Reporter):
+        def progress(self, done, total=None, **kw):
+            if done >= n:
+                self.request_stop("test stop")
+
+    return Stop()
+
+
+def test_stopping_extract_and_make_video_leaves_only_complete_files(ws, tmp_path):
+    from dfl_tui.errors import JobCancelled
+
+    folder = ws.frames("dst")
+    with pytest.raises(JobCancelled):
+        extract_frames(ws.root / "data_dst.mp4", folder, reporter=_stopper(5))
+    frames = list_images(folder)
+    assert 5 <= len(frames) < 50
+    assert all(cv2.imread(str(p)) is not None for p in frames)  # every frame there is whole
+    assert extraction_info(folder)["complete"] is False
+    out = tmp_path / "stopped.mp4"
+    with pytest.raises(JobCancelled):
+        encode_video(frames, out, 25, ws.root / "data_dst.mp4", reporter=_stopper(3))
+    assert not out.exists() and leftovers(tmp_path) == [] and leftovers(ws.root) == []

@@ -27,7 +27,7 @@ from ..errors import InputError, JobCancelled
 from ..jobs.context import Reporter
 from ..workspace import list_images
 from . import trash
-from .imageio import ImageWriter, read_ahead
+from .imageio import ImageWriter, clean_stale_temps, read_ahead
 from .options import DenoiseOptions
 
 TEMPORAL_STRENGTH = 5.0  # DeepFaceLab's fixed temporal luma/chroma strength
@@ -100,6 +100,7 @@ def denoise_folder(folder: Path, factor: int = 7, *, reporter: Reporter | None =
     frames = list_images(folder)
     if not frames:
         raise InputError(f"{folder}: no frames to denoise (run extract-frames first)")
+    clean_stale_temps(folder)
     exts = {p.suffix.lower() for p in frames}
     if len(exts) > 1:
         ctx.warn(f"{folder} mixes {', '.join(sorted(exts))} images: they are denoised as one sequence in name order")

@@ -23,7 +23,7 @@ from ..jobs.context import Reporter
 from ..util.atomic import atomic_write_json, read_json
 from ..workspace import list_images
 from . import trash
-from .imageio import ImageWriter
+from .imageio import ImageWriter, clean_stale_temps
 from .options import ExtractFramesOptions
 from .probe import find_video, open_video, resolve_in_workspace, stream_fps
 
@@ -51,15 +51,6 @@ def run_extract_frames(ctx: Reporter, o: ExtractFramesOptions) -> dict[str, Any]
 def frame_name(index: int, digits: int, ext: str) -> str:
     """1-based, zero-padded like DeepFaceLab's ``%05d``."""
     return f"{index:0{digits}d}.{ext}"
-
-
-def _clean_stale_temps(folder: Path) -> None:
-    """Temporary files left by a killed run (hidden, so never mistaken for frames)."""
-    for p in folder.glob(".*.tmp"):
-        try:
-            p.unlink()
-        except OSError:
-            pass
 
 
 def _frame_times(container: Any, stream: Any) -> Iterator[tuple[float, Any]]:
@@ -128,7 +119,7 @@ def extract_frames(
         digits = max(5, len(str(total or 0)))
 
         folder.mkdir(parents=True, exist_ok=True)
-        _clean_stale_temps(folder)
+        clean_stale_temps(folder)
         existing = list_images(folder)
         if existing:
             batch = trash.new_batch(folder, "extract-frames", reason=f"re-extracting frames from {video.name}")

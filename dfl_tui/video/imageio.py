@@ -45,6 +45,15 @@ def read_ahead(paths: Sequence[Path], workers: int = 2, flags: int | None = None
             yield p, fut.result()
 
 
+def clean_stale_temps(folder: Path) -> None:
+    """Temporary frame files left by a killed run (hidden, so never mistaken for frames)."""
+    for p in folder.glob(".*.tmp"):
+        try:
+            p.unlink()
+        except OSError:
+            pass
+
+
 def encode_image(path: Path, img: np.ndarray, jpeg_quality: int = 95, png_compression: int = 1) -> bytes:
     """PNG or JPEG bytes by ``path``'s extension."""
     import cv2

@@ -94,9 +94,9 @@ class ExtractFramesOptions:
 
 @dataclass
 class CutVideoOptions:
-    file: str = opt("data_src.mp4", "the video to cut (relative paths: from the workspace)", positional=True)
-    from_time: str = opt("", "start time HH:MM:SS.mmm (empty: the beginning)", flag="--from")
-    to_time: str = opt("", "end time HH:MM:SS.mmm (empty: the end)", flag="--to")
+    file: str = opt("data_src.mp4", "the video to cut (a path, or a file name in the workspace)", positional=True)
+    from_time: str = opt("", "start time HH:MM:SS.mmm (empty: the beginning)", flag="--from", label="from")
+    to_time: str = opt("", "end time HH:MM:SS.mmm, not included (empty: the end)", flag="--to", label="to")
     audio_track: int = opt(0, "audio track to keep (0 = the first; -1 = no audio)", min=-1, max=63)
     bitrate: float = opt(25.0, "video bitrate in Mbit/s (DeepFaceLab calls it MB/s)", min=0.1, max=1000)
     out: str | None = opt(None, "output file (default: <name>_cut.mp4 beside the input)", advanced=True)
