@@ -1,0 +1,62 @@
+"""Options of the extract-faces step (light: no numpy, cv2 or torch here)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from ..options import OptionError, opt
+from .facetype import CLI_CHOICES, FaceType
+
+SIDE_CHOICES = ("src", "dst")
+DETECTOR_CHOICES = ("auto", "s3fd", "mediapipe")
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+(,\d+)*)$")
+
+
+@dataclass
+class ExtractFacesOptions:
+    side: str = opt("src", "which frames: src (data_src/) or dst (data_dst/)", choices=SIDE_CHOICES, positional=True)
+    detector: str = opt("auto", "face detector: s3fd (DeepFaceLab's S3FD + FAN, needs its weights), mediapipe "
+                        "(offline, CPU), auto (s3fd when its weights are present, else mediapipe)",
+                        choices=DETECTOR_CHOICES)
+    face_type: str = opt("whole", "how much of the head the aligned crop covers", choices=CLI_CHOICES)
+    size: int | None = opt(None, "aligned face size in pixels (default 512; 768 for head)", min=64, max=4096)
+    format: str = opt("jpg", "aligned face file format (the metadata goes inside either)", choices=("jpg", "png"))
+    jpeg_quality: int = opt(90, "JPEG quality of the aligned faces", min=1, max=100)
+    max_faces: int = opt(0, "keep at most this many faces per frame, largest first (0 = all)", min=0, max=1000)
+    debug: bool = opt(True, "write aligned_debug/<frame>.jpg showing landmarks, detector box and crop outline")
+    accurate: bool = opt(True, "second landmark pass for steadier landmarks (DeepFaceLab's 'landmarks accurate')")
+    device: str = opt("auto", "cpu, cuda:N, or cuda:0,1 to share frames over GPUs (auto: the first GPU if any; "
+                      "mediapipe always runs on the CPU)")
+    batch_size: int = opt(0, "frames per detector batch (0 = a default for the detector and device)", min=0, max=512,
+                          advanced=True)
+    weights_dir: str | None = opt(None, "folder holding the s3fd/FAN weight files (default: the torch hub cache)",
+                                  advanced=True)
+    flip_input: bool = opt(False, "s3fd: also run FAN on the mirrored crop and average (2x slower)", advanced=True)
+    overwrite: bool = opt(False, "start again: existing faces and debug images go to the trash first "
+                          "(without it, a re-run continues after the last extracted frame)")
+
+    def check(self) -> None:
+        dev = (self.device or "auto").strip().lower().replace(" ", "")
+        if not _DEVICE_RE.match(dev):
+            raise OptionError(f"device: {self.device!r} is not valid; use auto, cpu, cuda:N or cuda:0,1")
+        self.device = dev
+        if self.weights_dir:
+            self.weights_dir = os.path.abspath(os.path.expanduser(self.weights_dir))
+
+    # -- derived values -------------------------------------------------------------------
+    @property
+    def face_type_enum(self) -> FaceType:
+        return FaceType.from_string(self.face_type)
+
+    @property
+    def image_size(self) -> int:
+        if self.size:
+            return int(self.size)
+        return 768 if self.face_type_enum in (FaceType.HEAD, FaceType.HEAD_NO_ALIGN) else 512
+
+    @property
+    def three_d(self) -> bool:
+        """DeepFaceLab uses 3DFAN for face types from HEAD up."""
+        return self.face_type_enum in (FaceType.HEAD, FaceType.HEAD_NO_ALIGN)
