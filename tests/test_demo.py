@@ -83,3 +83,24 @@ def test_done_when_command_sequence(tmp_path):
     assert res["frames"] == dst["frames"] == 25 and res["fps"] == dst["fps"] == 25.0
     assert res["audio"] and abs(res["audio_seconds"] - dst["audio_seconds"]) < 0.05
     assert len(list((w / "data_src").glob("*.png"))) == 25
+
+
+def test_stopped_demo_leaves_no_video(tmp_path):
+    from dfl_tui.errors import JobCancelled
+    from dfl_tui.jobs.context import Reporter
+    from dfl_tui.video.demo import run_demo
+
+    class StopInDst(Reporter):
+        stages = 0
+
+        def stage(self, name, total=None, unit="items"):
+            self.stages += 1
+
+        def progress(self, done, total=None, **kw):
+            if self.stages == 2 and done >= 2:
+                self.request_stop("test stop")
+
+    ws = Workspace.open(tmp_path / "ws")
+    with pytest.raises(JobCancelled):
+        run_demo(StopInDst(ws), DemoOptions(seconds=1.0, fps=10, size=128))
+    assert sorted(p.name for p in ws.root.iterdir()) == []

@@ -365,3 +365,27 @@ def test_stopping_extract_and_make_video_leaves_only_complete_files(ws, tmp_path
     with pytest.raises(JobCancelled):
         encode_video(frames, out, 25, ws.root / "data_dst.mp4", reporter=_stopper(3))
     assert not out.exists() and leftovers(tmp_path) == [] and leftovers(ws.root) == []
+
+
+def test_rotated_phone_video_is_extracted_and_cut_upright(tmp_path):
+    """A video stored sideways with a display rotation (as phones write them) comes out upright."""
+    src = tmp_path / "phone.mp4"
+    with av.open(str(src), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 32, "yuv420p"
+        vs.options = {"preset": "ultrafast"}
+        vs.set_display_rotation(90)  # counter-clockwise, as FFmpeg reads it back
+        for i in range(10):
+            f = av.VideoFrame.from_ndarray(clip_frame(i, 64, 32), format="bgr24")
+            f.pts = i
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode(None):
+            out.mux(p)
+    extract_frames(src, tmp_path / "frames")
+    img = cv2.imread(str(list_images(tmp_path / "frames")[0]))
+    assert img.shape == (64, 32, 3)
+    assert np.abs(img.astype(int) - np.rot90(clip_frame(0, 64, 32)).astype(int)).mean() < 6
+    cut_video(src, tmp_path / "cut.mp4", start=0.2, audio_track=-1)
+    s = video_stats(tmp_path / "cut.mp4")
+    assert (s["width"], s["height"]) == (32, 64) and s["frames"] == 5

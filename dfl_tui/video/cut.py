@@ -24,6 +24,7 @@ from ..util.atomic import _fsync_dir
 from . import trash
 from .audio import AudioSource
 from .options import CutVideoOptions, format_time, parse_time
+from .frames import rotation_steps, upright
 from .probe import container_format, open_video, resolve_in_workspace, stream_fps
 
 
@@ -68,15 +69,7 @@ def cut_video(src: Path, out: Path, *, start: float | None = None, end: float | 
             audio_track = -1
 
         output = av.open(str(tmp), "w", format=fmt)
-        ovs = output.add_stream("libx264", rate=rate)
-        cc = vs.codec_context
-        ovs.width, ovs.height = cc.width + cc.width % 2, cc.height + cc.height % 2
-        ovs.pix_fmt = "yuv420p"
-        ovs.bit_rate = int(bitrate * 1_000_000)
-        ovs.options = {"preset": preset}
-        ovs.thread_type = "AUTO"
-        if audio_track >= 0:
-            audio = AudioSource(output, src, start=start, end=stop, track=audio_track, copy=False, reporter=ctx)
+        ovs = None  # made at the first frame kept, when its (upright) size is known
 
         ctx.stage(f"cut {src.name} {format_time(start)}-{format_time(stop)}", total=total, unit="frames")
         t_start = time.monotonic()
@@ -94,9 +87,21 @@ def cut_video(src: Path, out: Path, *, start: float | None = None, end: float | 
                     continue
                 if t >= stop - half:
                     break
+                k = rotation_steps(frame)
+                if k:  # a phone video stored sideways: cut it upright, as players show it
+                    frame = av.VideoFrame.from_ndarray(upright(frame), format="bgr24")
+                if ovs is None:
+                    ovs = output.add_stream("libx264", rate=rate)
+                    ovs.width, ovs.height = frame.width + frame.width % 2, frame.height + frame.height % 2
+                    ovs.pix_fmt = "yuv420p"
+                    ovs.bit_rate = int(bitrate * 1_000_000)
+                    ovs.options = {"preset": preset}
+                    ovs.thread_type = "AUTO"
+                    if audio_track >= 0:
+                        audio = AudioSource(output, src, start=start, end=stop, track=audio_track, copy=False,
+                                            reporter=ctx)
                 if (frame.width, frame.height) != (ovs.width, ovs.height):
                     frame = frame.reformat(width=ovs.width, height=ovs.height)
-                frame = frame.reformat(format="yuv420p") if frame.format.name != "yuv420p" else frame
                 frame.pts = written
                 frame.time_base = 1 / Fraction(rate)
                 for pkt in ovs.encode(frame):
@@ -108,7 +113,7 @@ def cut_video(src: Path, out: Path, *, start: float | None = None, end: float | 
         except av.error.FFmpegError as exc:
             ctx.warn(f"{src}: the video is damaged after {format_time(start + written / float(rate))} ({exc}); "
                      "the cut ends there")
-        if written == 0:
+        if written == 0 or ovs is None:
             raise InputError(f"{src}: no frame between {format_time(start)} and {format_time(stop)}")
         for pkt in ovs.encode(None):
             output.mux(pkt)

@@ -166,11 +166,11 @@ def speech_like_audio(seconds: float, rate: int = 48000, seed: int = 0) -> np.nd
 def write_clip(path: Path, frames: Iterator[np.ndarray], n: int, fps: int, size: int, *,
                audio: np.ndarray | None = None, audio_rate: int = 48000, reporter: Reporter | None = None,
                crf: int = 17) -> None:
-    """Encode frames (and audio) to H.264/AAC mp4 under a hidden name, then rename."""
+    """Encode frames (and audio) to an H.264/AAC mp4 at ``path`` (the caller renames it into place)."""
     import av
 
     ctx = reporter or Reporter()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp = path
     try:
         with av.open(str(tmp), "w", format="mp4") as out:
             vs = out.add_stream("libx264", rate=Fraction(fps))
@@ -209,8 +209,6 @@ def write_clip(path: Path, frames: Iterator[np.ndarray], n: int, fps: int, size:
                     out.mux(pkt)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -233,13 +231,23 @@ def run_demo(ctx: Reporter, o: DemoOptions) -> dict[str, Any]:
         ctx.log(f"moved {', '.join(p.name for p in existing + others)} to {batch}")
     n = max(1, int(round(o.seconds * o.fps)))
     t0 = time.monotonic()
-    ctx.stage("data_src.mp4 (Grace Hopper)", total=n, unit="frames")
-    write_clip(targets["src"], render_frames(GRACE_HOPPER, n, o.fps, o.size, o.seed), n, o.fps, o.size,
-               reporter=ctx)
-    ctx.stage("data_dst.mp4 (the astronaut, with audio)", total=n, unit="frames")
-    audio = speech_like_audio(n / o.fps, seed=o.seed)
-    write_clip(targets["dst"], render_frames(ASTRONAUT, n, o.fps, o.size, o.seed + 1), n, o.fps, o.size,
-               audio=audio, reporter=ctx)
+    # Both clips are written under hidden names and renamed together at the end, so a stopped
+    # demo leaves neither (and a re-run does not find half of it).
+    tmps = {k: p.with_name(f".{p.name}.{os.getpid()}.part") for k, p in targets.items()}
+    try:
+        ctx.stage("data_src.mp4 (Grace Hopper)", total=n, unit="frames")
+        write_clip(tmps["src"], render_frames(GRACE_HOPPER, n, o.fps, o.size, o.seed), n, o.fps, o.size,
+                   reporter=ctx)
+        ctx.stage("data_dst.mp4 (the astronaut, with audio)", total=n, unit="frames")
+        audio = speech_like_audio(n / o.fps, seed=o.seed)
+        write_clip(tmps["dst"], render_frames(ASTRONAUT, n, o.fps, o.size, o.seed + 1), n, o.fps, o.size,
+                   audio=audio, reporter=ctx)
+        for k in ("src", "dst"):
+            os.replace(tmps[k], targets[k])
+        _fsync_dir(ws.root)
+    finally:
+        for t in tmps.values():
+            t.unlink(missing_ok=True)
     elapsed = time.monotonic() - t0
     ctx.log(f"wrote {targets['src'].name} and {targets['dst'].name}: {n} frames each, {o.fps} fps, "
             f"{o.size}x{o.size}, in {elapsed:.1f} s. Next: dfl-tui extract-frames src")

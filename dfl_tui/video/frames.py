@@ -48,6 +48,18 @@ def run_extract_frames(ctx: Reporter, o: ExtractFramesOptions) -> dict[str, Any]
     return extract_frames(video, folder, fps=o.fps, fmt=o.format, jpeg_quality=o.jpeg_quality, reporter=ctx)
 
 
+def rotation_steps(frame: Any) -> int:
+    """Quarter turns (counter-clockwise) that show the frame as players do (phone videos carry one)."""
+    return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
+
+
+def upright(frame: Any) -> np.ndarray:
+    """The frame as BGR, turned upright like FFmpeg's autorotate does."""
+    arr = frame.to_ndarray(format="bgr24")
+    k = rotation_steps(frame)
+    return np.ascontiguousarray(np.rot90(arr, k)) if k else arr
+
+
 def frame_name(index: int, digits: int, ext: str) -> str:
     """1-based, zero-padded like DeepFaceLab's ``%05d``."""
     return f"{index:0{digits}d}.{ext}"
@@ -148,8 +160,11 @@ def extract_frames(
                 for frame in frames:
                     ctx.check_cancel()
                     if frame is not last_frame:  # a repeated frame (fps above the video's) is converted once
-                        last_arr = frame.to_ndarray(format="bgr24")
+                        last_arr = upright(frame)
                         last_frame = frame
+                        if submitted == 0 and rotation_steps(frame):
+                            ctx.log(f"{video.name} is stored rotated by {90 * rotation_steps(frame)} degrees: "
+                                    "the frames are turned upright")
                     submitted += 1
                     writer.put(folder / frame_name(submitted, digits, fmt), last_arr)
                     ctx.progress(writer.done, total or None)
