@@ -389,3 +389,12 @@ def test_rotated_phone_video_is_extracted_and_cut_upright(tmp_path):
     cut_video(src, tmp_path / "cut.mp4", start=0.2, audio_track=-1)
     s = video_stats(tmp_path / "cut.mp4")
     assert (s["width"], s["height"]) == (32, 64) and s["frames"] == 5
+
+
+def test_frame_rates_are_exact():
+    from fractions import Fraction
+
+    from dfl_tui.video.encode import as_rate
+
+    assert as_rate(29.97) == Fraction(30000, 1001) and as_rate(23.976) == Fraction(24000, 1001)
+    assert as_rate(25) == 25 and as_rate(12.5) == Fraction(25, 2) and as_rate(0) == 25

@@ -42,9 +42,14 @@ DEFAULT_FPS = Fraction(25)
 def as_rate(fps: float | Fraction | int) -> Fraction:
     """A frame rate as an exact fraction (29.97 -> 30000/1001)."""
     if isinstance(fps, Fraction):
-        return fps
-    f = Fraction(fps).limit_denominator(1001)
-    return f if f > 0 else DEFAULT_FPS
+        return fps if fps > 0 else DEFAULT_FPS
+    if fps <= 0:
+        return DEFAULT_FPS
+    for base in (24, 30, 48, 60, 120):  # NTSC rates typed as decimals (23.976, 29.97, 59.94...)
+        ntsc = Fraction(base * 1000, 1001)
+        if abs(float(fps) - float(ntsc)) < 0.006:
+            return ntsc
+    return Fraction(fps).limit_denominator(1000)
 
 
 def encode_video(
