@@ -40,6 +40,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = True
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; ours are ordinary user files
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
