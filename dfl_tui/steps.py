@@ -69,10 +69,9 @@ register(Step("extract-faces", "Extract faces", "dfl_tui.faces.options:ExtractFa
               "dfl_tui.faces.extract:run_extract_faces", "Detect, align and save faces with their metadata.",
               available=False))
 register(Step("sort", "Sort faceset", "dfl_tui.faceset.options:SortOptions", "dfl_tui.faceset.sort:run_sort",
-              "Sort a faceset by blur, yaw, histogram... (renames; rejects go to the trash).", available=False))
+              "Sort a faceset by blur, yaw, histogram... (renames; rejects go to the trash)."))
 register(Step("faceset", "Faceset tools", "dfl_tui.faceset.options:FacesetOptions", "dfl_tui.faceset.tools:run_faceset",
-              "Recover names, metadata save/restore, resize, pack/unpack, enhance, debug images, export masks.",
-              available=False))
+              "Recover names, metadata save/restore, resize, pack/unpack, enhance, debug images, export masks, dedupe."))
 register(Step("xseg", "XSeg masks", "dfl_tui.xseg.options:XSegOptions", "dfl_tui.xseg.apply:run_xseg",
               "Apply, remove, fetch and export XSeg masks; generic whole-face mask.", available=False, cli=False))
 register(Step("xseg-train", "Train XSeg", "dfl_tui.xseg.options:XSegTrainOptions", "dfl_tui.xseg.train:run_xseg_train",

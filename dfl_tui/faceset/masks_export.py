@@ -1,0 +1,77 @@
+"""``export-masks``: each face's mask as a black-and-white image (deepfacelab.md §4.5).
+
+The trained XSeg mask binarised at 0.5, or else the hand-drawn include/exclude
+polygons filled in order. Written as ``<set>/masks/<stem>_mask.png`` (lossless;
+DeepFaceLab writes JPEG beside the faces, where they get taken for faces).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..faces.dflimg import FaceMeta
+from ..jobs.context import Reporter
+from ..util.atomic import atomic_write_bytes
+from . import features as F
+from .sort import map_faces
+
+MASKS_DIR = "masks"
+
+
+def face_mask(meta: FaceMeta, shape) -> np.ndarray | None:
+    """uint8 HxW 0/255 mask of a face, or None when it has neither XSeg mask nor polygons."""
+    h, w = shape[:2]
+    m = meta.get_xseg_mask()
+    if m is not None:
+        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+        return np.where(m >= 0.5, 255, 0).astype(np.uint8)
+    if meta.has_polys():
+        out = np.zeros((h, w), np.uint8)
+        for p in meta.seg_ie_polys or []:
+            pts = np.asarray(p["pts"], np.float32)
+            if len(pts) >= 3:
+                cv2.fillPoly(out, [np.round(pts).astype(np.int32)], 255 if int(p["type"]) == 1 else 0)
+        return out
+    return None
+
+
+def export_masks(folder: Path, paths: Sequence[Path], ctx: Reporter | None = None, *, overwrite: bool = False,
+                 workers: int = 0) -> dict:
+    ctx = ctx or Reporter()
+    out_dir = folder / MASKS_DIR
+    paths = [p for p in paths if "_mask" not in p.stem]
+
+    def work(p: Path) -> str:
+        target = out_dir / f"{p.stem}_mask.png"
+        if target.exists() and not overwrite:
+            return "exists"
+        data = F.read_bytes(p)
+        meta = F.try_meta(data, str(p))
+        if meta is None:
+            return "no-meta"
+        size = F.image_size(data) or F.decode(data, str(p)).shape[1::-1]
+        m = face_mask(meta, (size[1], size[0]))
+        if m is None:
+            return "no-mask"
+        ok, buf = cv2.imencode(".png", m)
+        out_dir.mkdir(exist_ok=True)
+        atomic_write_bytes(target, buf.tobytes(), fsync=False)
+        return "written"
+
+    vals = map_faces(paths, work, ctx, stage="exporting masks", workers=workers)
+    counts: dict[str, int] = {}
+    for v in vals:
+        k = "error" if isinstance(v, Exception) else v
+        counts[k] = counts.get(k, 0) + 1
+    if counts.get("written", 0) == 0 and counts.get("exists", 0) == 0:
+        raise InputError(f"{folder}: no face has an XSeg mask or mask polygons; label faces (XSeg editor) or apply "
+                         "an XSeg model first")
+    if counts.get("no-mask"):
+        ctx.warn(f"{counts['no-mask']} face(s) have neither an XSeg mask nor polygons; skipped")
+    ctx.log(f"wrote {counts.get('written', 0)} masks to {out_dir}")
+    return {"written": counts.get("written", 0), "skipped": len(paths) - counts.get("written", 0), "folder": str(out_dir)}

@@ -1,0 +1,339 @@
+"""The trash beside a faceset, with an undo journal: nothing dfl-tui removes is lost.
+
+Every delete, move to a sub-folder or rename of faces (the reviewer, the sorter,
+recover-names, pack...) is one *transaction* recorded in
+``<set>/.trash/journal.jsonl`` before any file moves::
+
+    {"op": "7f3a..", "t": 1718000000.0, "action": "delete", "moves": [["a_0.jpg", ".trash/a_0.jpg"], ...]}
+    {"undo": "7f3a..", "t": ..., "op": "91bc..", "moves": [[".trash/a_0.jpg", "a_0.jpg"], ...]}
+
+Paths are relative to the set folder. Files move in two phases through hidden
+temporary names (``.txn-<op>-<i><ext>``), so cycles (``a->b, b->a``) and
+renumbering work, and a crash half-way is finished by :meth:`Trash.recover`
+from the journal. Thumbnails (``.thumbs/``) move with their faces, and the
+reviewer's tag journal (:mod:`dfl_tui.faceset.journal`) is told about every
+move, so a tag follows its face into the trash and back.
+
+Trashed faces sit directly in ``<set>/.trash/`` (a name already there gets a
+``~N`` suffix), where ``dfl-tui status`` counts them and a user can find them
+by hand. Only :meth:`Trash.empty` deletes anything, and only when asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from ..errors import InputError
+from ..faces.thumbs import move_face, thumbnail_path
+from ..util.atomic import read_jsonl
+from ..workspace import TRASH_DIR
+
+JOURNAL = "journal.jsonl"
+LOCK = "lock"
+TMP_PREFIX = ".txn-"
+STAGING_DIR = ".staging"
+
+
+@dataclass
+class Op:
+    """One recorded transaction: ``moves`` are (from, to) paths relative to the set folder."""
+
+    id: str
+    action: str
+    moves: list[tuple[str, str]]
+    t: float = 0.0
+    undone: bool = False
+    info: dict = field(default_factory=dict)
+
+    @property
+    def trashed(self) -> int:
+        return sum(1 for _, b in self.moves if b.startswith(TRASH_DIR + "/"))
+
+    def describe(self) -> str:
+        n = len(self.moves)
+        if self.trashed == n:
+            return f"{self.action}: {n} face{'s' if n != 1 else ''} to the trash"
+        if self.trashed:
+            return f"{self.action}: {n - self.trashed} renamed, {self.trashed} to the trash"
+        return f"{self.action}: {n} file{'s' if n != 1 else ''} moved"
+
+
+def _rel(folder: Path, p: str | os.PathLike) -> str:
+    p = Path(p)
+    if not p.is_absolute():
+        p = folder / p
+    try:
+        return p.relative_to(folder).as_posix()
+    except ValueError:
+        raise ValueError(f"{p} is not inside {folder}") from None
+
+
+class Trash:
+    """The trash and undo journal of one set folder (``data_src/aligned``, ``aligned_debug``...)."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder).absolute()
+        self.root = self.folder / TRASH_DIR
+        self.journal = self.root / JOURNAL
+
+    # -- locking and the journal -----------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _append(self, rec: dict) -> None:
+        data = (json.dumps(rec, separators=(",", ":")) + "\n").encode("utf-8")
+        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _records(self) -> list[dict]:
+        recs, _ = read_jsonl(self.journal)
+        return recs
+
+    def history(self, include_undone: bool = False) -> list[Op]:
+        """Recorded operations, oldest first."""
+        ops: dict[str, Op] = {}
+        for r in self._records():
+            if "op" in r and "undo" not in r:
+                ops[r["op"]] = Op(r["op"], r.get("action", "?"), [tuple(m) for m in r.get("moves", [])],
+                                  r.get("t", 0.0), info=r.get("info") or {})
+            elif "undo" in r and r["undo"] in ops:
+                ops[r["undo"]].undone = True
+        return [o for o in ops.values() if include_undone or not o.undone]
+
+    def last(self) -> Op | None:
+        h = self.history()
+        return h[-1] if h else None
+
+    # -- transactions ----------------------------------------------------------------------
+    def _unique(self, rel: str, taken: set[str], vacated: set[str]) -> str:
+        """``rel`` or ``stem~N.ext`` beside it: a target nobody holds or will hold."""
+        cand = rel
+        n = 1
+        while cand in taken or ((self.folder / cand).exists() and cand not in vacated):
+            p = Path(rel)
+            cand = (p.parent / f"{p.stem}~{n}{p.suffix}").as_posix()
+            n += 1
+        return cand
+
+    def _plan(self, moves: Sequence[tuple[str, str]], avoid_clash: bool) -> list[tuple[str, str]]:
+        vacated = {a for a, _ in moves}
+        taken: set[str] = set()
+        plan = []
+        for a, b in moves:
+            if a == b:
+                continue
+            if avoid_clash:
+                b = self._unique(b, taken, vacated)
+            elif b in taken or ((self.folder / b).exists() and b not in vacated):
+                raise FileExistsError(f"{self.folder / b} already exists")
+            taken.add(b)
+            plan.append((a, b))
+        return plan
+
+    def _execute(self, op_id: str, plan: list[tuple[str, str]], progress=None) -> list[tuple[str, str]]:
+        """Move every ``a`` to a temporary name, then every temporary to ``b``."""
+        done: list[tuple[str, str]] = []
+        tmps: list[tuple[Path, str, str]] = []
+        n = len(plan)
+        for i, (a, b) in enumerate(plan):
+            src = self.folder / a
+            if not src.exists():
+                continue
+            tmp = src.parent / f"{TMP_PREFIX}{op_id}-{i}{src.suffix}"
+            move_face(src, tmp)
+            tmps.append((tmp, a, b))
+            if progress and i % 500 == 0:
+                progress(i, 2 * n)
+        for j, (tmp, a, b) in enumerate(tmps):
+            move_face(tmp, self.folder / b)
+            done.append((a, b))
+            if progress and j % 500 == 0:
+                progress(n + j, 2 * n)
+        _notify_tags(self.folder, done)
+        return done
+
+    def apply(self, moves: Iterable[tuple[str | os.PathLike, str | os.PathLike]], action: str, *,
+              avoid_clash: bool = True, info: dict | None = None, progress=None) -> Op:
+        """Move files as one undoable operation; returns the operation as done.
+
+        ``moves`` are (from, to) pairs, absolute or relative to the set folder. With
+        ``avoid_clash`` a target that exists gets a ``~N`` suffix; otherwise it raises.
+        """
+        rel = [(_rel(self.folder, a), _rel(self.folder, b)) for a, b in moves]
+        with self._locked():
+            self._recover_locked()
+            plan = self._plan(rel, avoid_clash)
+            op_id = uuid.uuid4().hex[:12]
+            rec = {"op": op_id, "t": time.time(), "action": action, "moves": plan}
+            if info:
+                rec["info"] = info
+            if plan:
+                self._append(rec)
+            done = self._execute(op_id, plan, progress)
+        return Op(op_id, action, done, rec["t"], info=info or {})
+
+    def delete(self, paths: Iterable[str | os.PathLike], action: str = "delete", **kw) -> Op:
+        """Move files into the trash (``<set>/.trash/<name>``)."""
+        moves = []
+        for p in paths:
+            r = _rel(self.folder, p)
+            moves.append((r, f"{TRASH_DIR}/{Path(r).name}"))
+        return self.apply(moves, action, avoid_clash=True, **kw)
+
+    def move_to(self, paths: Iterable[str | os.PathLike], subfolder: str, action: str = "move", **kw) -> Op:
+        """Move files into a sub-folder of the set (faces sorted into folders by hand)."""
+        sub = subfolder.strip().strip("/")
+        if not sub or sub.startswith(".") or ".." in Path(sub).parts or os.path.isabs(subfolder):
+            raise InputError(f"sub-folder {subfolder!r}: give a plain folder name inside {self.folder}")
+        moves = [(_rel(self.folder, p), f"{sub}/{Path(p).name}") for p in paths]
+        return self.apply(moves, action, avoid_clash=True, **kw)
+
+    def rename(self, pairs: Iterable[tuple[str | os.PathLike, str | os.PathLike]], action: str = "rename", **kw) -> Op:
+        """Rename files (targets must be free or vacated by the same operation)."""
+        return self.apply(pairs, action, avoid_clash=False, **kw)
+
+    def staging(self) -> Path:
+        """A hidden folder of the set where new versions of faces are written before :meth:`replace`."""
+        d = self.folder / STAGING_DIR
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def replace(self, names: Iterable[str], action: str, **kw) -> Op:
+        """Swap in new versions written to :meth:`staging` under the same names; the old ones go to the trash.
+
+        One operation: undo puts the old files back and the new ones back in staging.
+        """
+        moves: list[tuple[str, str]] = []
+        for n in names:
+            moves.append((n, f"{TRASH_DIR}/{Path(n).name}"))
+            moves.append((f"{STAGING_DIR}/{Path(n).name}", n))
+        return self.apply(moves, action, avoid_clash=True, **kw)
+
+    def undo(self, op_id: str | None = None, progress=None) -> Op | None:
+        """Put back what an operation moved (the last one not undone by default).
+
+        Returns the undo as an :class:`Op` whose moves are (where it was, where it is now);
+        a face whose old name has been taken since comes back as ``name~N``.
+        """
+        with self._locked():
+            self._recover_locked()
+            ops = self.history()
+            if not ops:
+                return None
+            op = ops[-1] if op_id is None else next((o for o in ops if o.id == op_id), None)
+            if op is None:
+                raise InputError(f"nothing to undo with id {op_id} in {self.journal}")
+            back = [(b, a) for a, b in reversed(op.moves) if (self.folder / b).exists()]
+            plan = self._plan(back, avoid_clash=True)
+            undo_id = uuid.uuid4().hex[:12]
+            self._append({"undo": op.id, "op": undo_id, "t": time.time(), "moves": plan})
+            done = self._execute(undo_id, plan, progress)
+        return Op(undo_id, f"undo {op.action}", done, time.time())
+
+    # -- crash recovery ----------------------------------------------------------------------
+    def recover(self) -> int:
+        """Finish a transaction a crash interrupted; returns how many files it put in place."""
+        if not self.journal.exists():
+            return 0
+        with self._locked():
+            return self._recover_locked()
+
+    def _recover_locked(self) -> int:
+        leftovers = [p for p in _walk_tmp(self.folder)]
+        if not leftovers:
+            return 0
+        plans: dict[str, list] = {}
+        for r in self._records():
+            if "op" in r:
+                plans[r["op"]] = r.get("moves", [])
+        fixed = 0
+        for p in leftovers:
+            stem = p.name[len(TMP_PREFIX):].rsplit(".", 1)[0]
+            op_id, _, idx = stem.rpartition("-")
+            moves = plans.get(op_id)
+            if moves is None or not idx.isdigit() or int(idx) >= len(moves):
+                continue
+            target = self.folder / moves[int(idx)][1]
+            if target.exists():
+                target = self.folder / self._unique(moves[int(idx)][1], set(), set())
+            move_face(p, target)
+            fixed += 1
+        return fixed
+
+    # -- what is in it ---------------------------------------------------------------------
+    def items(self) -> list[Path]:
+        from ..workspace import list_images
+
+        return list_images(self.root)
+
+    def count(self) -> int:
+        from ..workspace import count_images
+
+        return count_images(self.root)
+
+    def empty(self) -> int:
+        """Delete the trashed files for good (the user asked for it); returns how many."""
+        n = 0
+        with self._locked():
+            for p in self.items():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                    n += 1
+                with contextlib.suppress(OSError):
+                    thumbnail_path(p).unlink()
+            self._append({"emptied": True, "t": time.time()})
+        return n
+
+
+def _walk_tmp(folder: Path) -> Iterator[Path]:
+    """Leftover temporary names in the set, its trash and its sub-folders (one level)."""
+    dirs = [folder, folder / TRASH_DIR]
+    with contextlib.suppress(OSError):
+        dirs += [d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            for e in os.scandir(d):
+                if e.name.startswith(TMP_PREFIX) and e.is_file():
+                    yield Path(e.path)
+
+
+def _notify_tags(folder: Path, moves: list[tuple[str, str]]) -> None:
+    """Keep the reviewer's tags on their faces (see :mod:`dfl_tui.faceset.journal`)."""
+    if not moves:
+        return
+    from .journal import TagJournal
+
+    TagJournal.record_moves(folder, moves)
+
+
+# Convenience for other parts of the project ------------------------------------------------
+
+
+def trash_files(folder: str | os.PathLike, paths: Iterable[str | os.PathLike], action: str = "delete") -> Op:
+    """Move ``paths`` (inside ``folder``) to ``folder``'s trash as one undoable operation."""
+    return Trash(folder).delete(paths, action)
+
+
+def undo_last(folder: str | os.PathLike) -> Op | None:
+    return Trash(folder).undo()
