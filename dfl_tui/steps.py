@@ -66,8 +66,7 @@ register(Step("cut-video", "Cut video", "dfl_tui.video.options:CutVideoOptions",
 register(Step("denoise-frames", "Denoise frames", "dfl_tui.video.options:DenoiseOptions",
               "dfl_tui.video.denoise:run_denoise", "Temporal denoise of a frame sequence, in place."))
 register(Step("extract-faces", "Extract faces", "dfl_tui.faces.options:ExtractFacesOptions",
-              "dfl_tui.faces.extract:run_extract_faces", "Detect, align and save faces with their metadata.",
-              available=False))
+              "dfl_tui.faces.extract:run_extract_faces", "Detect, align and save faces with their metadata."))
 register(Step("sort", "Sort faceset", "dfl_tui.faceset.options:SortOptions", "dfl_tui.faceset.sort:run_sort",
               "Sort a faceset by blur, yaw, histogram... (renames; rejects go to the trash)."))
 register(Step("faceset", "Faceset tools", "dfl_tui.faceset.options:FacesetOptions", "dfl_tui.faceset.tools:run_faceset",

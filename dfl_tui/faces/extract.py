@@ -23,6 +23,7 @@ Faces of frames that are redone are moved to the trash first, never overwritten,
 from __future__ import annotations
 
 import collections
+import math
 import os
 import queue
 import threading
@@ -122,6 +123,23 @@ class Timings:
 # ---------------------------------------------------------------------------
 
 
+def darken_hull(image: np.ndarray, lm68: np.ndarray) -> None:
+    """The debug image's half-dark face hull, computed only around the face (not the whole frame)."""
+    from .landmarks import get_image_hull_mask
+
+    lm = np.asarray(lm68, np.float32)
+    lo, hi = lm.min(0), lm.max(0)
+    pad = (hi - lo) * 0.6 + 4  # room for the raised eyebrows of the hull
+    h, w = image.shape[:2]
+    x0, y0 = (int(max(0, math.floor(v))) for v in lo - pad)
+    x1, y1 = int(min(w, math.ceil(hi[0] + pad[0]))), int(min(h, math.ceil(hi[1] + pad[1])))
+    if x1 <= x0 or y1 <= y0:
+        return
+    roi = image[y0:y1, x0:x1]
+    mask = get_image_hull_mask(roi.shape, lm - np.float32([x0, y0]))
+    roi[...] = (roi.astype(np.float32) * (1.0 - mask * 0.5)).astype(image.dtype)
+
+
 @dataclass
 class FaceWriter:
     """Aligns, encodes and writes the faces of one frame (called from a thread pool)."""
@@ -167,7 +185,8 @@ class FaceWriter:
             thumbs.write_thumbnail(out, face)
             names.append(name)
             if debug is not None:
-                draw_debug(debug, f.rect, lm, self.face_type)
+                darken_hull(debug, lm)
+                draw_debug(debug, f.rect, lm, self.face_type, transparent_mask=False)
         if debug is not None and self.debug_dir is not None:
             ok, buf = cv2.imencode(".jpg", debug, [int(cv2.IMWRITE_JPEG_QUALITY), DEBUG_QUALITY])
             if ok:
@@ -276,21 +295,43 @@ def _choose_devices(o: ExtractFacesOptions, backend: str) -> list[str]:
         raise InputError(str(exc)) from None
 
 
-def _reader(paths: Sequence[Path], out: "queue.Queue[Any]", stop: threading.Event, timings: Timings) -> None:
-    """Decode frames in order into ``out``; ends with None."""
-    try:
-        for p in paths:
-            if stop.is_set():
-                break
-            t0 = time.perf_counter()
-            img = read_frame(p)
+def _reader(paths: Sequence[Path], out: "queue.Queue[Any]", stop: threading.Event, timings: Timings,
+            workers: int = 1) -> None:
+    """Decode frames into ``out`` in order (a few decoders when there are cores to spare); ends with None."""
+
+    def load(p: Path) -> np.ndarray | None:
+        t0 = time.perf_counter()
+        try:
+            return read_frame(p)
+        finally:
             timings.add(decode=time.perf_counter() - t0)
-            while not stop.is_set():
-                try:
-                    out.put((p, img), timeout=0.2)
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="frame-decoder") as pool:
+            ahead: collections.deque[tuple[Path, Future]] = collections.deque()
+            it = iter(paths)
+            while True:
+                while len(ahead) < 2 * max(1, workers) and not stop.is_set():
+                    p = next(it, None)
+                    if p is None:
+                        break
+                    ahead.append((p, pool.submit(load, p)))
+                if not ahead or stop.is_set():
                     break
-                except queue.Full:
-                    continue
+                p, fut = ahead.popleft()
+                if not put((p, fut.result())):
+                    break
+            for _p, fut in ahead:
+                fut.cancel()
     finally:
         while True:
             try:
@@ -400,7 +441,9 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
 
     frame_q: "queue.Queue[Any]" = queue.Queue(maxsize=max(4, 2 * batch))
     stop = threading.Event()
-    reader = threading.Thread(target=_reader, args=(plan.todo, frame_q, stop, timings), name="frame-reader", daemon=True)
+    decoders = max(1, min(4, (os.cpu_count() or 2) // 2))
+    reader = threading.Thread(target=_reader, args=(plan.todo, frame_q, stop, timings, decoders),
+                              name="frame-reader", daemon=True)
     det_pool = ThreadPoolExecutor(max_workers=len(backends), thread_name_prefix="detect")
     write_pool = ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="face-writer")
     det_q: collections.deque[tuple[list[tuple[Path, Any]], Future]] = collections.deque()

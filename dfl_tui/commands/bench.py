@@ -1,0 +1,57 @@
+"""``dfl-tui bench AREA [options]``: benchmarks that print how fast each part runs on this machine.
+
+Each area's benchmark lives beside its code (``dfl_tui.<area>.bench``) and is imported
+only when asked for, so ``dfl-tui --help`` stays light. Such a module provides
+``main(argv) -> int`` (its own argparse; ``dfl-tui bench AREA --help`` shows it), or
+``add_arguments(parser)`` + ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# area -> (module, one-line help)
+AREAS: dict[str, tuple[str, str]] = {
+    "extract": ("dfl_tui.faces.bench", "face extraction: frames/s and faces/s per detector and device"),
+    "train": ("dfl_tui.train.bench", "training: iterations/s per model, resolution and batch size"),
+    "merge": ("dfl_tui.merge.bench", "merging: frames/s"),
+    "review": ("dfl_tui.faceset.bench", "faceset reviewer: thumbnail grid loading and redraw speed"),
+    "video": ("dfl_tui.video.bench", "frame extraction and video encoding speed"),
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = "Benchmarks. " + "; ".join(f"{k}: {v[1]}" for k, v in AREAS.items()) + "."
+    p.add_argument("area", choices=list(AREAS), metavar="AREA", help="|".join(AREAS))
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="...",
+                   help="the benchmark's own options (dfl-tui bench AREA --help)")
+
+
+def _load(area: str):
+    module = AREAS[area][0]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    mod = _load(args.area)
+    if mod is None:
+        print(f"dfl-tui bench {args.area}: not available yet in this version.", file=sys.stderr)
+        return 2
+    argv = list(args.bench_args or [])
+    if hasattr(mod, "main"):
+        return int(mod.main(argv) or 0)
+    if hasattr(mod, "add_arguments") and hasattr(mod, "run"):
+        ap = argparse.ArgumentParser(prog=f"dfl-tui bench {args.area}", description=AREAS[args.area][1])
+        mod.add_arguments(ap)
+        ns = ap.parse_args(argv)
+        ns.workspace = getattr(args, "workspace", None)
+        return int(mod.run(ns) or 0)
+    print(f"dfl-tui bench {args.area}: {AREAS[args.area][0]} has no main(argv)", file=sys.stderr)
+    return 2
