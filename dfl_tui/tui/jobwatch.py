@@ -62,6 +62,11 @@ class JobFollower:
         return False
 
 
+def newest_first(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sort by creation time (job ids only order to the second)."""
+    return sorted(jobs, key=lambda j: float(j.get("created") or j.get("started") or 0), reverse=True)
+
+
 def fmt_duration(sec: float | None) -> str:
     if sec is None:
         return "?"

@@ -20,7 +20,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Static
 from ... import steps as stepsmod
 from ... import workflow
 from ...jobs.rundir import ACTIVE_STATES
-from ..jobwatch import fmt_duration, short_progress
+from ..jobwatch import fmt_duration, newest_first, short_progress
 from ..messages import WorkspaceLoaded
 from ..registry import screen_key_for
 
@@ -159,7 +159,7 @@ class HomeScreen(Screen):
         ws = self.app.workspace  # type: ignore[attr-defined]
         try:
             status = ws.status()
-            jobs = jobsmod.list_jobs(ws, limit=50)
+            jobs = newest_first(jobsmod.list_jobs(ws, limit=50))
         except OSError as exc:
             status, jobs = {"workspace": str(ws.root), "exists": False, "error": str(exc)}, []
         self.post_message(WorkspaceLoaded(status, jobs))

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from ... import workflow
 from ...jobs.rundir import ACTIVE_STATES, RunDir
-from ..jobwatch import fmt_age, short_progress
+from ..jobwatch import fmt_age, newest_first, short_progress
 from ..messages import JobsLoaded
 from ..widgets.job_view import JobView
 
@@ -74,7 +74,7 @@ class JobsScreen(Screen):
     def _load(self) -> None:
         from ... import jobs as jobsmod
 
-        self.post_message(JobsLoaded(jobsmod.list_jobs(self.app.workspace, limit=200)))  # type: ignore[attr-defined]
+        self.post_message(JobsLoaded(newest_first(jobsmod.list_jobs(self.app.workspace, limit=200))))  # type: ignore[attr-defined]
 
     @staticmethod
     def _cells(j: dict[str, Any], now: float) -> tuple[Text, ...]:

@@ -21,7 +21,7 @@ from textual.widgets import Button, Footer, Header, Static
 from ... import steps as stepsmod
 from ... import workflow
 from ...jobs.rundir import ACTIVE_STATES, RunDir
-from ..jobwatch import describe_end
+from ..jobwatch import describe_end, newest_first
 from ..messages import JobFinished, JobStarted, JobStartFailed, WorkspaceLoaded
 from ..widgets.job_view import JobView
 from ..widgets.options_form import OptionsForm
@@ -119,7 +119,7 @@ class StepScreen(Screen):
 
         ws = self.app.workspace  # type: ignore[attr-defined]
         status = ws.status()
-        jobs = [j for j in jobsmod.list_jobs(ws, limit=100) if self._is_mine(j)]
+        jobs = newest_first([j for j in jobsmod.list_jobs(ws, limit=100) if self._is_mine(j)])
         self.post_message(WorkspaceLoaded(status, jobs))
 
     def _is_mine(self, job: dict[str, Any]) -> bool:
