@@ -238,7 +238,6 @@ def find_faces(backend: Backend, frames: Sequence[np.ndarray | None], *, max_fac
             times.refine += time.perf_counter() - t2
             it = [iter(r) for r in refined]
             fits = [[next(it[j]) if f is not None else None for f in fl] for j, fl in enumerate(fits)]
-        still = []
         for j, k in enumerate(hit):
             i = pending[k]
             shape = frames[i].shape
@@ -249,10 +248,10 @@ def find_faces(backend: Backend, frames: Sequence[np.ndarray | None], *, max_fac
                     rect=unrotate_rect(cand.rect, angle, shape),
                     landmarks=unrotate_points(fit.lm68, angle, shape),
                     score=float(cand.score), angle=angle, refined=fit.refined))
-        # DeepFaceLab stops at the first rotation with a *detection*; a frame whose boxes
-        # all failed the landmark model still counts as found.
-        still = [i for k, i in enumerate(pending) if not cands[k]]
-        pending = still
+        # DeepFaceLab stops at the first rotation with a detection. FAN accepts every box, so
+        # for s3fd that is the same as the first rotation with a face; mediapipe's mesh can
+        # reject a false box, and then the next rotation still gets its chance.
+        pending = [i for i in pending if not results[i]]
     return results
 
 

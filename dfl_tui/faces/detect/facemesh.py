@@ -115,7 +115,11 @@ class FaceMesh:
 
     def run(self, images: Sequence[np.ndarray], rois: Sequence[tuple[float, float, float, float]],
             batch: int = 16) -> list[tuple[np.ndarray, float]]:
-        """Per (image, ROI): (468 x 3 points in frame pixels, z scaled like x), face presence score."""
+        """Per (image, ROI): (468 x 3 points in frame pixels, z scaled like x), face presence *logit*.
+
+        The logit, not its sigmoid: a fit on an upside-down crop still scores a sigmoid of
+        0.99, so comparing orientations needs the unsaturated value.
+        """
         out: list[tuple[np.ndarray, float]] = []
         crops, mats = self.crops(images, rois)
         for start in range(0, len(crops), batch):
@@ -131,5 +135,5 @@ class FaceMesh:
                 zs = math.hypot(inv[0, 0], inv[1, 0])
                 p[:, :2] = xy
                 p[:, 2] *= zs
-                out.append((p, float(1.0 / (1.0 + math.exp(-float(np.clip(flag[j], -80, 80)))))))
+                out.append((p, float(flag[j])))
         return out

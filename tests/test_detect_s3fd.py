@@ -1,0 +1,95 @@
+"""The s3fd backend's real loading path (face-alignment 1.5.0), with no network.
+
+No real S3FD/FAN weights can be downloaded here, so we build state dicts of the right
+shapes from face-alignment's own model classes, save them under the file names it
+expects in a temporary torch hub folder, and run detection end to end. With random
+weights it finds junk or nothing; what is checked is that every stage runs and returns
+the right types, and that nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faces_data import astronaut_bgr
+
+from dfl_tui.faces.detect import create_backend, resolve_detector, weights
+from dfl_tui.faces.detect.base import Candidate, FaceFound, Fit, find_faces
+
+torch = pytest.importorskip("torch")
+fa_models = pytest.importorskip("face_alignment.models")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+
+    root = tmp_path_factory.mktemp("hub")
+    ck = root / "checkpoints"
+    ck.mkdir()
+    torch.manual_seed(0)
+    torch.save(s3fd().state_dict(), ck / weights.S3FD_FILE)
+    torch.save(fa_models.FAN(4).state_dict(), ck / weights.FAN2D_FILE)
+    return root
+
+
+@pytest.fixture()
+def no_network(monkeypatch):
+    import face_alignment.utils as fau
+
+    def refuse(*a, **k):
+        raise AssertionError(f"tried to download {a[:1]}")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    monkeypatch.setattr(fau, "download_url_to_file", refuse)
+
+
+def test_s3fd_loads_from_a_hub_folder_and_runs(hub, no_network, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(hub.parent / "empty-torch-home"))
+    name, why = resolve_detector("auto", weights_dir=hub)
+    assert name == "s3fd", why
+    hub_before = torch.hub.get_dir()
+    b = create_backend("s3fd", device="cpu", weights_dir=hub)
+    try:
+        assert torch.hub.get_dir() == hub_before  # set only while face-alignment loads
+        assert b.weights["fan"].endswith(weights.FAN2D_FILE) and b.weights["s3fd"].endswith(weights.S3FD_FILE)
+        assert "2DFAN" in b.describe()
+        img = np.ascontiguousarray(astronaut_bgr()[::2, ::2])  # 256 px: quick on a CPU
+        # every stage on its own, so each runs whatever the random detector finds
+        dets = b.detect([img, img])
+        assert len(dets) == 2 and all(isinstance(c, Candidate) for c in dets[0])
+        box = Candidate(np.float32([80, 30, 150, 120]), 0.9)
+        fits = b.landmarks([img], [[box]])
+        assert isinstance(fits[0][0], Fit)
+        lm = fits[0][0].lm68
+        assert lm.shape == (68, 2) and lm.dtype == np.float32 and np.all(np.isfinite(lm))
+        refined = b.refine([img], [[fits[0][0]]])
+        assert len(refined[0]) == 1 and refined[0][0].lm68.shape == (68, 2)
+        # and the whole search, with DeepFaceLab's rules around it
+        res = find_faces(b, [img], max_faces=1, accurate=True)
+        assert isinstance(res, list) and len(res) == 1 and len(res[0]) <= 1
+        for f in res[0]:
+            assert isinstance(f, FaceFound) and f.landmarks.shape == (68, 2) and f.rect.shape == (4,)
+    finally:
+        b.close()
+
+
+def test_s3fd_plain_folder_and_missing_weights(hub, no_network, tmp_path, monkeypatch):
+    from dfl_tui.errors import DflError
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(DflError, match="weights not found"):
+        create_backend("s3fd", device="cpu", weights_dir=tmp_path)
+    # a plain folder holding the files (no checkpoints/ inside) works too
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for n in (weights.S3FD_FILE, weights.FAN2D_FILE):
+        (plain / n).symlink_to(hub / "checkpoints" / n)
+    b = create_backend("s3fd", device="cpu", weights_dir=plain)
+    try:
+        assert b.weights["fan"].startswith(str(plain))
+    finally:
+        b.close()
+    with pytest.raises(DflError, match="no CUDA"):
+        create_backend("s3fd", device="cuda:0", weights_dir=hub)
