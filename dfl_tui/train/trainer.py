@@ -1,0 +1,643 @@
+"""The ``train`` step: DeepFaceLab's trainer loop around the PyTorch models (reference §6.1).
+
+``run_train(ctx, opts)`` runs in a job process (detached by default, so it survives the terminal):
+
+* options: the requested :class:`~dfl_tui.train.options.TrainOptions` merged with the model's
+  saved ``options.json`` (fixed options stay as created; the rest may change on restart);
+* resume: the newest complete checkpoint is loaded (weights, optimizer state, iteration, random
+  generators); a model whose pretrain option was switched off restarts at iteration 0 with
+  fresh inter layers, as DeepFaceLab does;
+* the loop: batches from :class:`~dfl_tui.train.samples.FaceSource` (decoded in threads, cached),
+  augmented on the training device (:mod:`dfl_tui.train.augment`), one ``model.train_step``;
+* saves (:mod:`dfl_tui.train.checkpoint`, SIGKILL-safe) at iteration 1 of a new model, every
+  ``autosave_minutes``, on request (control file ``save``), at the target iteration and when the
+  job is stopped (SIGTERM or the ``cancel`` control file); autobackups every N hours into
+  rotating slots and on request (``backup``); preview PNGs every preview period and on request
+  (``preview``); preview history when enabled; ``summary.txt``; ``metrics.jsonl``;
+* a NaN/inf loss stops training without saving: the last good checkpoint stays (its iteration is
+  named); a GPU out-of-memory error ends with a message naming the batch size and resolution.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import options as optmod
+from ..errors import DflError, InputError
+from ..faces.facetype import FaceType
+from ..util.atomic import append_jsonl, atomic_write_text
+from . import augment as aug
+from . import checkpoint as ckpt
+from .modeldir import ModelDir
+from .options import describe_changes, resolve
+from .preview import layout_previews, write_history, write_previews
+from .samples import FaceSource, aligned_dirs, default_threads, load_faceset
+
+PREVIEW_MIN_SECONDS = 5.0  # the latest preview is rewritten at most this often (history is not limited)
+CONTROL_EVERY = 0.5  # seconds between control-file checks
+
+
+class TrainingStopped(DflError):
+    """Training ended on purpose with a message for the user (NaN loss, out of memory)."""
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def pick_device(spec: str) -> torch.device:
+    """``auto`` (CUDA, then Apple MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; checked."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(spec)
+    except RuntimeError:
+        raise InputError(f"device {spec!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {spec}: no CUDA GPU is visible to torch here; use --device cpu")
+        idx = dev.index if dev.index is not None else torch.cuda.current_device()
+        if idx >= torch.cuda.device_count():
+            raise InputError(f"device {spec}: only {torch.cuda.device_count()} CUDA device(s) (cuda:0..)")
+        return torch.device("cuda", idx)
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError("device mps: Apple's Metal backend is not available here")
+    return dev
+
+
+def device_lines(device: torch.device) -> list[tuple[str, str]]:
+    """The "Running On" rows of summary.txt."""
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return [("Device index", str(device.index)), ("Name", props.name),
+                ("VRAM", f"{props.total_memory / 2**30:.2f}GB")]
+    if device.type == "mps":
+        return [("Using device", "Apple MPS")]
+    return [("Using device", "CPU")]
+
+
+def summary_text(name: str, iteration: int, options: dict[str, Any], running_on: list[tuple[str, str]]) -> str:
+    """DeepFaceLab's boxed summary: "Model Summary", "Model Options", "Running On"."""
+    rows = {k: ("y" if v is True else "n" if v is False else str(v)) for k, v in options.items()}
+    wn = max([len(k) for k in rows] + [len(k) for k, _ in running_on] + [17]) + 1
+    wv = max([len(v) for v in rows.values()] + [len(str(iteration)), len(name)] + [len(v) for _, v in running_on]) + 1
+    total = wn + wv + 2
+    blank = f"=={' ' * total}=="
+
+    def row(k: str, v: str) -> str:
+        return f"=={k: >{wn}}: {v: <{wv}}=="
+
+    out = [f"=={' Model Summary ':=^{total}}==", blank, row("Model name", name), blank,
+           row("Current iteration", str(iteration)), blank, f"=={' Model Options ':-^{total}}==", blank]
+    out += [row(k, v) for k, v in rows.items()]
+    out += [blank, f"=={' Running On ':-^{total}}==", blank]
+    out += [row(k, v) for k, v in running_on]
+    out += [blank, f"=={'=' * total}=="]
+    return "\n".join(out) + "\n"
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+class MetricsWriter:
+    """Appends ``metrics.jsonl``: a line about every ``every`` seconds with the mean losses since the last."""
+
+    def __init__(self, path: Path, batch_size: int, every: float = 1.0) -> None:
+        self.path = path
+        self.batch = batch_size
+        self.every = every
+        self._reset()
+        self._last_write = time.monotonic()
+
+    def _reset(self) -> None:
+        self.n = 0
+        self.sums: dict[str, float] = {}
+        self.time = 0.0
+
+    def add(self, iteration: int, losses: dict[str, float], seconds: float) -> None:
+        self.n += 1
+        self.time += seconds
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.iteration = iteration
+        if time.monotonic() - self._last_write >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.n:
+            return
+        ms = 1000.0 * self.time / self.n
+        line = {"it": self.iteration, "t": round(time.time(), 3), "n": self.n, "ms": round(ms, 2),
+                "sps": round(self.batch * self.n / self.time, 2) if self.time > 0 else 0.0,
+                "loss": {k: round(v / self.n, 6) for k, v in self.sums.items()}}
+        append_jsonl(self.path, line)
+        self._last_write = time.monotonic()
+        self._reset()
+
+    def event(self, kind: str, iteration: int, **extra: Any) -> None:
+        self.flush()
+        append_jsonl(self.path, {"event": kind, "it": int(iteration), "t": round(time.time(), 3), **extra})
+
+
+class LossHistory:
+    """Per-iteration losses for the history images' graph strip; bounded (halved when full)."""
+
+    def __init__(self, max_len: int = 20_000) -> None:
+        self.names: list[str] = []
+        self.rows: list[list[float]] = []
+        self.max_len = max_len
+
+    def add(self, losses: dict[str, float], weight: int = 1) -> None:
+        for k in losses:
+            if k not in self.names:
+                self.names.append(k)
+        row = [float(losses.get(k, 0.0)) for k in self.names]
+        self.rows.extend([row] * max(1, weight) if weight <= 4 else [row])
+        if len(self.rows) > self.max_len:
+            self.rows = [[(a + b) / 2 for a, b in zip(r1, r2)] for r1, r2 in zip(self.rows[0::2], self.rows[1::2])]
+
+    def array(self) -> np.ndarray | None:
+        if not self.rows:
+            return None
+        width = len(self.names)
+        return np.array([r + [0.0] * (width - len(r)) for r in self.rows], np.float64)
+
+    def load(self, metrics_path: Path) -> None:
+        from .monitor import MetricsReader
+
+        r = MetricsReader(str(metrics_path))
+        r.poll()
+        for p in r.points:
+            self.add(p.loss, min(p.n, 4))
+
+
+# ---------------------------------------------------------------------------
+# Batches
+# ---------------------------------------------------------------------------
+
+
+class BatchMaker:
+    """Raw faces of both sides -> the model's batch dict, augmented on the training device."""
+
+    def __init__(self, cfg: dict[str, Any], device: torch.device, generator: torch.Generator) -> None:
+        res = int(cfg["resolution"])
+        common = dict(resolution=res, random_warp=bool(cfg.get("random_warp", True)),
+                      flip_prob=float(cfg.get("flip_probability", 0.4)),
+                      rotation=float(cfg.get("rotation_range", 10.0)), scale=float(cfg.get("scale_range", 0.05)),
+                      translate=float(cfg.get("translation_range", 0.05)))
+        self.src_cfg = aug.AugmentConfig(**common, random_flip=bool(cfg.get("random_src_flip", False)),
+                                         hsv_power=float(cfg.get("random_hsv_power", 0.0) or 0.0),
+                                         ct_mode=cfg.get("ct_mode") or "none")
+        self.dst_cfg = aug.AugmentConfig(**common, random_flip=bool(cfg.get("random_dst_flip", False)))
+        self.device = device
+        self.g = generator
+
+    def _tensors(self, raw: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return (aug.to_float(raw.images, self.device), aug.to_float(raw.masks, self.device),
+                aug.to_float(raw.em_masks, self.device))
+
+    def make(self, raw_src: Any, raw_dst: Any) -> dict[str, torch.Tensor]:
+        si, sm, se = self._tensors(raw_src)
+        di, dm, de = self._tensors(raw_dst)
+        ct_ref = None
+        if self.src_cfg.ct_mode not in ("none", "", None):
+            perm = torch.randint(0, di.shape[0], (si.shape[0],), generator=self.g).to(self.device)
+            ct_ref = di[perm]
+        s = aug.augment_side(si, sm, se, self.src_cfg, self.g, ct_ref=ct_ref)
+        d = aug.augment_side(di, dm, de, self.dst_cfg, self.g)
+        return {"warped_src": s["warped"], "target_src": s["target"], "target_srcm": s["mask"],
+                "target_srcm_em": s["em_mask"], "warped_dst": d["warped"], "target_dst": d["target"],
+                "target_dstm": d["mask"], "target_dstm_em": d["em_mask"]}
+
+    def plain(self, raw_src: Any, raw_dst: Any) -> dict[str, torch.Tensor]:
+        """Unaugmented targets (the fixed preview-history sample)."""
+        si, sm, se = self._tensors(raw_src)
+        di, dm, de = self._tensors(raw_dst)
+        return {"warped_src": si, "target_src": si, "target_srcm": sm, "target_srcm_em": se,
+                "warped_dst": di, "target_dst": di, "target_dstm": dm, "target_dstm_em": de}
+
+
+# ---------------------------------------------------------------------------
+# The trainer
+# ---------------------------------------------------------------------------
+
+
+class Trainer:
+    def __init__(self, ctx: Any, opts: Any) -> None:
+        self.ctx = ctx
+        self.ws = ctx.workspace
+        if self.ws is None:
+            raise DflError("training needs a workspace")
+        self.opts = opts
+        name = opts.model_dir_name
+        if not name:
+            saved_models = [d for d in (self.ws.model_dir.iterdir() if self.ws.model_dir.is_dir() else [])]
+            raise InputError("name the model (--name) or choose its kind (--model)" +
+                             (f"; models here: {', '.join(sorted(p.name for p in saved_models))}" if saved_models else ""))
+        try:
+            self.mdir = ModelDir.of(self.ws, name)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        self.saved = self.mdir.read_options()
+        try:
+            self.resolved = resolve(opts, self.saved)
+        except optmod.OptionError as exc:
+            raise InputError(str(exc)) from None
+        self.kind = self.resolved.model
+        self.topts = self.resolved.trainer
+        self.device = pick_device(opts.device)
+        self.nan_at: int | None = None
+        self.saved_iteration: int | None = None
+        self.last_save_t = time.monotonic()
+        self.last_preview_t = 0.0
+        self.last_batch: dict[str, torch.Tensor] | None = None
+        self.save_losses: dict[str, float] = {}
+        self.save_count = 0
+
+    # -- set-up --------------------------------------------------------------------------
+    def log(self, msg: str) -> None:
+        self.ctx.log(msg)
+
+    def setup(self) -> None:
+        from ..models import build_model
+
+        r = self.resolved
+        if r.new:
+            self.log(f"new {self.kind} model '{self.mdir.name}' in {self.mdir.root}")
+        else:
+            for line in describe_changes(r):
+                self.log("options: " + line)
+        ckpt.tidy(self.mdir)
+        seed = self.opts.seed if self.opts.seed is not None else int.from_bytes(os.urandom(4), "little")
+        torch.manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(seed + 3)
+        try:
+            self.model = build_model(self.kind, r.model_options, self.device)
+        except optmod.OptionError as exc:
+            raise InputError(str(exc)) from None
+        self.model.train()
+        got = ckpt.load_checkpoint(self.mdir, warn=self.ctx.warn)
+        self.trainer_state: dict[str, Any] = {}
+        if got is not None:
+            parts, manifest, folder = got
+            rng = parts.pop(ckpt.RNG_PART, None)
+            notes = self.model.load_parts(parts)
+            for n in notes:
+                self.log(f"checkpoint: {n}")
+            if rng is not None and self.opts.seed is None:
+                ckpt.set_rng_state(rng, {"augment": self.gen})
+            self.trainer_state = manifest.get("trainer") or {}
+            self.saved_iteration = self.model.iteration
+            self.log(f"resumed from {folder.name} at iteration {self.model.iteration}")
+        elif not r.new:
+            self.ctx.warn(f"model '{self.mdir.name}' has options but no saved checkpoint: starting from scratch")
+        was_pretrain = bool(((self.saved or {}).get("options") or {}).get("pretrain"))
+        if was_pretrain and not r.model_options.get("pretrain") and got is not None:
+            self.model.end_pretraining()
+            self.log("pretraining switched off: iteration reset to 0, inter layers re-initialised")
+        created = (self.saved or {}).get("created") or time.time()
+        self.mdir.write_options(r.saved_json(created=created))
+        self.cfg = self.model.sampler_config()
+        self.batch_size = int(self.cfg["batch_size"])
+        self.res = int(self.cfg["resolution"])
+        self._write_run_json()
+        self._write_summary()
+        self._load_samples(seed)
+        self.maker = BatchMaker(self.cfg, self.device, self.gen)
+        self.metrics = MetricsWriter(self.mdir.metrics_path, self.batch_size)
+        self.history = LossHistory()
+        self.history.load(self.mdir.metrics_path)
+        self.metrics.event("start", self.model.iteration, model=self.kind, device=str(self.device),
+                           batch=self.batch_size)
+        period = int(self.topts.get("preview_every") or 0)
+        self.preview_period = period if period > 0 else (10 * max(1, self.res // 64) if self.kind != "Quick96" else 10)
+        self.last_backup_wall = float(self.mdir.read_state().get("backup_time") or time.time())
+
+    def _load_samples(self, seed: int) -> None:
+        pretrain_dir = (self.opts.pretraining_data_dir or None) if self.cfg.get("pretrain") else None
+        src_dir, dst_dir = aligned_dirs(self.ws, pretrain_dir)
+        if self.cfg.get("pretrain") and not self.opts.pretraining_data_dir:
+            raise InputError("pretrain is on: give the pretraining faces with --pretraining-data-dir DIR")
+        ft = FaceType.from_string(self.cfg["face_type"])
+        threads = self.opts.loader_threads or default_threads()
+        cache = int(self.opts.cache_mb) << 20
+        self.log(f"indexing faces in {src_dir} and {dst_dir}")
+        src = load_faceset(src_dir, warn=self.ctx.warn)
+        dst = src if dst_dir == src_dir else load_faceset(dst_dir, warn=self.ctx.warn)
+        uy = bool(self.cfg.get("uniform_yaw"))
+        self.src = FaceSource(src, self.res, ft, self.batch_size, uniform_yaw=uy, seed=seed + 1, cache_bytes=cache,
+                              threads=threads, warn=self.ctx.warn, label="src")
+        self.dst = FaceSource(dst, self.res, ft, self.batch_size, uniform_yaw=uy, seed=seed + 2, cache_bytes=cache,
+                              threads=threads, warn=self.ctx.warn, label="dst")
+        for side, source in (("src", self.src), ("dst", self.dst)):
+            st = (self.trainer_state.get("samplers") or {}).get(side)
+            if st and self.opts.seed is None:
+                source.set_state(st)
+        self.log(f"{len(src)} src faces, {len(dst)} dst faces; {self.kind} {self.res}px "
+                 f"{FaceType.from_string(self.cfg['face_type']).to_string()}, batch {self.batch_size}, "
+                 f"device {self.device}")
+        self.preview_indexes = self._preview_indexes()
+
+    def _preview_indexes(self) -> dict[str, list[int]]:
+        """The fixed faces of the preview history (kept across restarts by file name)."""
+        n = min(4, self.batch_size, max(1, 800 // self.res))
+        out = {}
+        saved = self.trainer_state.get("preview_faces") or {}
+        for side, source in (("src", self.src), ("dst", self.dst)):
+            names = {s.name: i for i, s in enumerate(source.samples)}
+            idx = [names[x] for x in saved.get(side, []) if x in names][:n]
+            if len(idx) < min(n, len(source.samples)):
+                rng = random.Random(len(source.samples))
+                pool = [i for i in range(len(source.samples)) if i not in idx]
+                rng.shuffle(pool)
+                idx += pool[: n - len(idx)]
+            while len(idx) < n:
+                idx.append(idx[len(idx) % max(1, len(idx))] if idx else 0)
+            out[side] = idx
+        return out
+
+    def _write_run_json(self) -> None:
+        from ..util.atomic import atomic_write_json
+
+        run = getattr(self.ctx, "run", None)
+        atomic_write_json(self.mdir.run_path, {
+            "run_id": getattr(run, "id", None), "run_dir": str(getattr(run, "path", "") or ""),
+            "pid": os.getpid(), "started": time.time(), "device": str(self.device), "model": self.kind,
+        }, fsync=False)
+
+    def _write_summary(self) -> None:
+        opts = dict(self.resolved.model_options)
+        if self.kind == "Quick96":
+            from ..models.quick96 import FIXED
+
+            opts = {**FIXED, **opts}
+        opts.update({k: v for k, v in self.topts.items()})
+        atomic_write_text(self.mdir.summary_path,
+                          summary_text(f"{self.mdir.name}_{self.kind}", self.model.iteration, opts,
+                                       device_lines(self.device)), fsync=False)
+
+    # -- saving ----------------------------------------------------------------------------
+    def save(self, reason: str) -> None:
+        if self.nan_at is not None:
+            return
+        it = self.model.iteration
+        t0 = time.monotonic()
+        trainer_state = {
+            "samplers": {"src": self.src.get_state(), "dst": self.dst.get_state()},
+            "preview_faces": {side: [src.samples[i].name for i in idx]
+                              for (side, idx), src in zip(self.preview_indexes.items(), (self.src, self.dst))},
+            "reason": reason,
+        }
+        ckpt.save_checkpoint(self.mdir, self.model.state_dict_parts(), iteration=it, model=self.kind,
+                             trainer_state=trainer_state, rng=ckpt.rng_state({"augment": self.gen}))
+        now = time.time()
+        st = self.mdir.read_state()
+        st.update(model=self.kind, name=self.mdir.name, iteration=it, saved=now, saved_iteration=it)
+        self.mdir.write_state(st)
+        self._write_summary()
+        self.saved_iteration = it
+        self.last_save_t = time.monotonic()
+        self.metrics.event("save", it, reason=reason, seconds=round(time.monotonic() - t0, 3))
+        means = ""
+        if self.save_count:
+            means = " · mean since last save: " + " ".join(
+                f"{k} {v / self.save_count:.4f}" for k, v in self.save_losses.items())
+        self.save_losses, self.save_count = {}, 0
+        self.log(f"saved at iteration {it} ({reason}, {time.monotonic() - t0:.1f}s){means}")
+
+    def backup(self, reason: str) -> None:
+        """Copy the current checkpoint, options, summary and previews into autobackups/01 (01 newest)."""
+        if self.nan_at is not None:
+            return
+        if self.saved_iteration != self.model.iteration:
+            self.save(f"before backup ({reason})")
+        slots = int(self.topts.get("backup_slots") or 24)
+        bdir = self.mdir.backups_dir
+        bdir.mkdir(parents=True, exist_ok=True)
+        tmp = bdir / ".incoming"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        shutil.copytree(self.mdir.checkpoint(), tmp / "checkpoint")
+        for f in (self.mdir.options_path, self.mdir.summary_path, self.mdir.state_path):
+            if f.exists():
+                shutil.copy2(f, tmp / f.name)
+        if self.mdir.previews_dir.is_dir():
+            shutil.copytree(self.mdir.previews_dir, tmp / "previews")
+        width = max(2, len(str(slots)))
+        last = bdir / f"{slots:0{width}d}"
+        if last.exists():
+            shutil.rmtree(last)
+        for i in range(slots - 1, 0, -1):
+            p = bdir / f"{i:0{width}d}"
+            if p.exists():
+                os.replace(p, bdir / f"{i + 1:0{width}d}")
+        os.replace(tmp, bdir / f"{1:0{width}d}")
+        now = time.time()
+        self.last_backup_wall = now
+        st = self.mdir.read_state()
+        st.update(backup_time=now, backup_iteration=self.model.iteration)
+        self.mdir.write_state(st)
+        self.metrics.event("backup", self.model.iteration, reason=reason)
+        self.log(f"backup of iteration {self.model.iteration} in {bdir / f'{1:0{width}d}'} ({reason})")
+
+    # -- previews --------------------------------------------------------------------------
+    @torch.no_grad()
+    def _panels(self, batch: dict[str, torch.Tensor], rows: int | None = None) -> list[tuple[str, np.ndarray]]:
+        self.model.eval()
+        try:
+            out = self.model.preview(batch)
+        finally:
+            self.model.train()
+        return layout_previews(self.kind, out, face_type=self.cfg["face_type"], max_rows=rows)
+
+    def write_preview(self, force: bool = False) -> None:
+        if self.last_batch is None or self.nan_at is not None:
+            return
+        now = time.monotonic()
+        if not force and now - self.last_preview_t < PREVIEW_MIN_SECONDS:
+            return
+        self.last_preview_t = now
+        paths = write_previews(self.mdir, self._panels(self.last_batch), self.model.iteration)
+        if not getattr(self, "_preview_announced", False) and paths:
+            self._preview_announced = True
+            self.ctx.artifact("preview", str(paths[0]))
+
+    def write_history(self) -> None:
+        raw_s = self.src.make_batch(self.preview_indexes["src"])
+        raw_d = self.dst.make_batch(self.preview_indexes["dst"])
+        batch = self.maker.plain(raw_s, raw_d)
+        write_history(self.mdir, self._panels(batch, rows=len(self.preview_indexes["src"])), self.model.iteration,
+                      self.history.array())
+
+    # -- the loop --------------------------------------------------------------------------
+    def _check_losses(self, losses: dict[str, float]) -> None:
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if not bad:
+            return
+        it = self.model.iteration
+        self.nan_at = it
+        self.metrics.event("nan", it, losses={k: str(v) for k, v in losses.items()})
+        kept = (f"the last good checkpoint (iteration {self.saved_iteration}) is kept"
+                if self.saved_iteration is not None else "no checkpoint had been saved yet")
+        raise TrainingStopped(
+            f"{', '.join(bad)} became {losses[bad[0]]} at iteration {it}: training stopped without saving; {kept}. "
+            "Restart to continue from it; if it happens again lower the learning load "
+            "(turn on clipgrad, lower gan_power or face/bg style power, or the batch size).")
+
+    def _oom_message(self, exc: BaseException) -> str:
+        extra = ""
+        if self.device.type == "cuda":
+            try:
+                props = torch.cuda.get_device_properties(self.device)
+                extra = f" on {props.name} ({props.total_memory / 2**30:.1f} GB)"
+            except Exception:  # noqa: BLE001
+                pass
+        return (f"out of memory{extra} with batch size {self.batch_size} at {self.res}px: restart with a smaller "
+                f"batch (--batch-size {max(1, self.batch_size // 2)}) or, for a new model, a smaller resolution "
+                f"or fewer dims. ({str(exc).splitlines()[0][:160]})")
+
+    def step(self) -> dict[str, float]:
+        if self.model.needs_batch:
+            raw_s = self.src.next()
+            raw_d = self.dst.next()
+            batch = self.maker.make(raw_s, raw_d)
+            self.last_batch = batch
+            return self.model.train_step(batch)
+        return self.model.train_step(None)
+
+    def run(self) -> dict[str, Any]:
+        self.setup()
+        ctx = self.ctx
+        target = int(self.topts.get("target_iter") or 0)
+        autosave_s = float(self.topts.get("autosave_minutes") or 25.0) * 60.0
+        backup_s = float(self.topts.get("autobackup_hours") or 0) * 3600.0
+        history_on = bool(self.topts.get("write_preview_history"))
+        ctx.stage("training", total=target or None, unit="it")
+        start_it = self.model.iteration
+        if target and start_it >= target:
+            self.log(f"the model is already at iteration {start_it}, the target is {target}: nothing to do "
+                     "(raise --target-iter to go on)")
+            return {"model": self.mdir.name, "iteration": start_it, "target_reached": True}
+        new_model = self.saved_iteration is None
+        t_start = time.monotonic()
+        last_control = 0.0
+        last_console = 0.0
+        reason = "stopped"
+        self.src.start()
+        self.dst.start()
+        try:
+            while True:
+                if ctx.cancelled:
+                    reason = ctx.stop_reason or "stopped"
+                    break
+                t0 = time.perf_counter()
+                try:
+                    losses = self.step()
+                except Exception as exc:
+                    if is_oom(exc):
+                        msg = self._oom_message(exc)
+                        del exc
+                        self.last_batch = None
+                        if self.device.type == "cuda":
+                            torch.cuda.empty_cache()
+                        if self.model.iteration != self.saved_iteration:
+                            try:
+                                self.save("out of memory")
+                            except Exception:  # noqa: BLE001 - the message below matters more
+                                pass
+                        raise TrainingStopped(msg) from None
+                    raise
+                dt = time.perf_counter() - t0
+                it = self.model.iteration
+                self._check_losses(losses)
+                self.metrics.add(it, losses, dt)
+                self.history.add(losses)
+                for k, v in losses.items():
+                    self.save_losses[k] = self.save_losses.get(k, 0.0) + v
+                self.save_count += 1
+                ctx.progress(it, target or None, **{k: round(v, 4) for k, v in losses.items()})
+                now = time.monotonic()
+                if now - last_console >= 10.0:
+                    last_console = now
+                    ls = "".join(f"[{v:.4f}]" for v in losses.values())
+                    print(f"[{time.strftime('%H:%M:%S')}][#{it:06d}][{dt * 1000:04.0f}ms]{ls}", flush=True)
+                if new_model and it == start_it + 1:
+                    self.save("first iteration")
+                    self.write_preview(force=True)
+                if target and it >= target:
+                    self.write_preview(force=True)
+                    if history_on:
+                        self.write_history()
+                    self.save("target iteration")
+                    reason = "target"
+                    break
+                if it % self.preview_period == 0:
+                    self.write_preview()
+                    if history_on:
+                        self.write_history()
+                if now - self.last_save_t >= autosave_s:
+                    self.save(f"every {autosave_s / 60:g} minutes")
+                if backup_s and time.time() - self.last_backup_wall >= backup_s:
+                    self.backup(f"every {backup_s / 3600:g} hours")
+                if now - last_control >= CONTROL_EVERY:
+                    last_control = now
+                    if ctx.take_request("save"):
+                        self.save("requested")
+                    if ctx.take_request("backup"):
+                        self.backup("requested")
+                    if ctx.take_request("preview"):
+                        self.write_preview(force=True)
+        except TrainingStopped:
+            self.metrics.flush()
+            raise
+        except BaseException:
+            # Unexpected: keep what was learnt if the weights are still good, then report the crash.
+            if self.nan_at is None and self.model.iteration != self.saved_iteration:
+                try:
+                    self.save("after an error")
+                except Exception as exc:  # noqa: BLE001
+                    print(f"could not save after the error: {exc}", file=sys.stderr, flush=True)
+            raise
+        finally:
+            self.src.close()
+            self.dst.close()
+        if reason != "target":
+            self.write_preview(force=True)
+            if self.model.iteration != self.saved_iteration:
+                self.save("stop")
+        elapsed = time.monotonic() - t_start
+        done = self.model.iteration - start_it
+        self.metrics.event("stop", self.model.iteration, reason=reason)
+        self.log(f"{done} iterations in {elapsed:.0f}s ({done / elapsed if elapsed > 0 else 0:.2f} it/s); "
+                 f"model at iteration {self.model.iteration}" + (" (target reached)" if reason == "target" else ""))
+        return {"model": self.mdir.name, "iteration": self.model.iteration, "iterations_run": done,
+                "it_per_s": round(done / elapsed, 3) if elapsed > 0 else 0.0, "target_reached": reason == "target"}
+
+
+def run_train(ctx: Any, opts: Any) -> dict[str, Any]:
+    """The ``train`` step's run function (see the module docstring)."""
+    return Trainer(ctx, opts).run()
+
+
+__all__ = ["BatchMaker", "MetricsWriter", "Trainer", "TrainingStopped", "is_oom", "pick_device", "run_train",
+           "summary_text"]

@@ -1,0 +1,67 @@
+"""Tiny real facesets for the training tests: Eileen Collins (src) and Grace Hopper (dst).
+
+Each face is the public-domain photo under a small random similarity transform (so the faces
+differ like video frames), aligned with the mean-face landmarks placed on the real face, and
+saved with DeepFaceLab metadata by :func:`dfl_tui.faces.dflimg.save_face`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from faces_data import astronaut_bgr, grace_hopper_bgr, template_landmarks
+
+# Where the faces are in the photos (centre, height of the mean-face template).
+FACES = {
+    "astronaut": (astronaut_bgr, (226.0, 110.0), 92.0),
+    "hopper": (grace_hopper_bgr, (265.0, 238.0), 140.0),
+}
+
+
+def make_faceset(folder: Path, who: str, n: int = 6, size: int = 64, face_type: str = "whole_face",
+                 seed: int = 0, xseg: bool = False, ext: str = ".jpg") -> list[Path]:
+    """``n`` aligned faces of ``who`` in ``folder``; returns their paths."""
+    from dfl_tui.faces import dflimg
+    from dfl_tui.faces import landmarks as L
+    from dfl_tui.faces.dflimg import FaceMeta
+
+    get, center, height = FACES[who]
+    frame = get()
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        ang = float(rng.uniform(-8, 8)) if i else 0.0
+        sc = float(rng.uniform(0.95, 1.05)) if i else 1.0
+        shift = rng.uniform(-4, 4, size=2) if i else np.zeros(2)
+        m = cv2.getRotationMatrix2D(center, ang, sc)
+        m[:, 2] += shift
+        img = cv2.warpAffine(frame, m, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        lm = L.transform_points(template_landmarks(center=center, height=height), m)
+        face, mat, alm = L.align_face(img, lm, size, face_type)
+        meta = FaceMeta(face_type=face_type, landmarks=alm, source_filename=f"{i:05d}.png",
+                        source_rect=L.get_rect_from_landmarks(lm), source_landmarks=lm, image_to_face_mat=mat)
+        if xseg:
+            # An "XSeg" mask that differs from the hull: an ellipse in the middle of the face.
+            mask = np.zeros((size, size), np.float32)
+            cv2.ellipse(mask, (size // 2, size // 2), (size // 3, int(size / 2.4)), 0, 0, 360, 1.0, -1)
+            meta.set_xseg_mask(mask)
+        p = folder / f"{i:05d}_0{ext}"
+        dflimg.save_face(p, face, meta)
+        out.append(p)
+    return out
+
+
+def make_workspace(root: Path, n: int = 6, size: int = 64, face_type: str = "whole_face"):
+    """A workspace with data_src/aligned (astronaut) and data_dst/aligned (Grace Hopper)."""
+    from dfl_tui.workspace import Workspace
+
+    ws = Workspace.open(root)
+    make_faceset(ws.aligned("src"), "astronaut", n=n, size=size, face_type=face_type, seed=1)
+    make_faceset(ws.aligned("dst"), "hopper", n=n, size=size, face_type=face_type, seed=2)
+    return ws
+
