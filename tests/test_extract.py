@@ -1,0 +1,290 @@
+"""The extract-faces step on real faces: the demo clips' frames, written as a user's frames folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from faces_data import astronaut_bgr, grace_hopper_bgr
+
+from dfl_tui import options as om
+from dfl_tui.errors import DflError
+from dfl_tui.faces.dflimg import load_face, read_meta
+from dfl_tui.faces.extract import NOFACE_FILE, STATE_FILE, noface_frames, plan_run, run_extract_faces
+from dfl_tui.faces.options import ExtractFacesOptions
+from dfl_tui.jobs.context import Reporter
+from dfl_tui.workspace import Workspace, list_images
+
+FPS = 25
+
+
+class Recorder(Reporter):
+    """A reporter that keeps what the step says."""
+
+    def __init__(self, ws: Workspace) -> None:
+        super().__init__(ws)
+        self.logs: list[tuple[str, str]] = []
+        self.progress_calls: list[dict[str, Any]] = []
+        self.results: dict[str, Any] = {}
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.logs.append((level, message))
+
+    def progress(self, done, total=None, *, message=None, **counts):
+        self.progress_calls.append({"done": done, "total": total, **counts})
+
+    def result(self, **values):
+        self.results.update(values)
+
+    def warnings(self) -> list[str]:
+        return [m for lvl, m in self.logs if lvl == "warning"]
+
+
+@pytest.fixture(autouse=True)
+def _no_s3fd_weights(tmp_path, monkeypatch):
+    """'auto' must pick the offline backend here whatever the machine's torch cache holds."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-home"))
+
+
+def write_demo_frames(folder: Path, n: int, portrait: str = "grace_hopper", size: int = 512, start: int = 1,
+                      seed: int = 0) -> list[Path]:
+    """Frames of the demo clip (a real photo under a moving virtual camera) as PNG files."""
+    from dfl_tui.video import demo
+
+    p = demo.GRACE_HOPPER if portrait == "grace_hopper" else demo.ASTRONAUT
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, f in enumerate(demo.render_frames(p, start - 1 + n, FPS, size, seed)):
+        if i + 1 < start:
+            continue
+        path = folder / f"{i + 1:05d}.png"
+        cv2.imwrite(str(path), f)
+        out.append(path)
+    return out
+
+
+def opts(**kw) -> ExtractFacesOptions:
+    return om.from_dict(ExtractFacesOptions, {"side": "src", **kw})
+
+
+def extract(ws: Workspace, **kw) -> tuple[dict, Recorder]:
+    rec = Recorder(ws)
+    return run_extract_faces(rec, opts(**kw)), rec
+
+
+def face_space_sanity(lm: np.ndarray, size: int) -> None:
+    eyes_y, nose_y, mouth_y = lm[36:48, 1].mean(), lm[30, 1], lm[48:68, 1].mean()
+    assert eyes_y < nose_y < mouth_y
+    d = np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)) / size
+    assert 0.22 < d < 0.32, d  # the mean face's eye distance in a whole-face crop is ~0.27
+
+
+@pytest.mark.parametrize("side,portrait", [("src", "grace_hopper"), ("dst", "astronaut")])
+def test_extracts_the_demo_clip(tmp_path, side, portrait):
+    from dfl_tui.video.demo import ASTRONAUT, GRACE_HOPPER, face_box
+
+    ws = Workspace.open(tmp_path / "ws")
+    n = 14
+    frames = write_demo_frames(ws.frames(side), n, portrait)
+    res, rec = extract(ws, side=side)
+    assert res["detector"] == "mediapipe" and res["processed"] == n
+    assert any("auto: s3fd weights not found" in m for _l, m in rec.logs)
+    faces = list_images(ws.aligned(side))
+    with_face = {frame_of(f) for f in faces}
+    assert len(with_face) >= 0.95 * n
+    assert res["faces"] == len(faces) and res["no_face"] == n - len(with_face)
+    p = GRACE_HOPPER if portrait == "grace_hopper" else ASTRONAUT
+    for f in faces:
+        assert f.suffix == ".jpg" and f.stem.endswith("_0")
+        img, meta = load_face(f)
+        assert img.shape == (512, 512, 3)
+        assert meta.face_type == "whole_face" and meta.source_filename == f"{frame_of(f)}.png"
+        face_space_sanity(meta.landmarks, 512)
+        # the metadata agrees with itself: frame landmarks through the matrix = face landmarks
+        back = cv2.transform(meta.source_landmarks[None].astype(np.float64), meta.image_to_face_mat)[0]
+        assert np.abs(back - meta.landmarks).max() < 0.05
+        # and the face is where the demo put it
+        x0, y0, x1, y1 = face_box(p, (int(frame_of(f)) - 1) / FPS, 512, 0)
+        cx, cy = meta.source_landmarks.mean(0)
+        assert x0 - 20 < cx < x1 + 20 and y0 - 20 < cy < y1 + 20
+        assert (ws.aligned(side) / ".thumbs" / f"{f.stem}.jpg").exists()
+    assert len(list_images(ws.aligned_debug(side))) == n
+    state = json.loads((ws.aligned(side) / STATE_FILE).read_text())
+    assert len(state["done"]) == n and state["face_type"] == "whole_face" and state["detector"] == "mediapipe"
+    assert json.loads((ws.aligned(side) / NOFACE_FILE).read_text())["frames"] == sorted(
+        f.name for f in frames if f.stem not in with_face)
+    last = rec.progress_calls[-1]
+    assert last["done"] == n and last["total"] == n and last["faces"] == len(faces) and "fps" in last and "no_face" in last
+
+
+def frame_of(face: Path) -> str:
+    return face.stem.rsplit("_", 1)[0]
+
+
+def test_resume_continues_and_never_loses_faces(tmp_path):
+    ws = Workspace.open(tmp_path / "ws")
+    write_demo_frames(ws.frames("src"), 5, size=320)
+    r1, _ = extract(ws, debug=False, accurate=False)
+    assert r1["processed"] == 5
+    first = {f.name: f.stat().st_mtime_ns for f in list_images(ws.aligned("src"))}
+
+    write_demo_frames(ws.frames("src"), 3, size=320, start=6)  # new frames arrive
+    r2, rec2 = extract(ws, debug=False, accurate=False)
+    assert r2["processed"] == 3 and r2["done_before"] == 5
+    assert any("continuing: 5 of 8" in m for _l, m in rec2.logs)
+    for name, mtime in first.items():  # the earlier faces were not touched
+        assert (ws.aligned("src") / name).stat().st_mtime_ns == mtime
+
+    r3, rec3 = extract(ws, debug=False, accurate=False)
+    assert r3["processed"] == 0 and any("nothing to do" in m for _l, m in rec3.logs)
+
+    # a crash after a frame's faces were written but before the state recorded it
+    state_path = ws.aligned("src") / STATE_FILE
+    state = json.loads(state_path.read_text())
+    state["done"].remove("00008.png")
+    state_path.write_text(json.dumps(state))
+    before = len(list_images(ws.aligned("src")))
+    r4, _ = extract(ws, debug=False, accurate=False)
+    assert r4["processed"] == 1
+    trashed = list((ws.aligned("src") / ".trash").rglob("00008_0.jpg"))
+    assert len(trashed) == 1 and (ws.aligned("src") / "00008_0.jpg").exists()
+    assert len(list_images(ws.aligned("src"))) == before
+
+    # other settings than the faces there: refused, nothing moved
+    with pytest.raises(DflError, match="--overwrite"):
+        extract(ws, face_type="full", debug=False)
+    assert len(list_images(ws.aligned("src"))) == before
+
+    # --overwrite moves everything to the trash (undoable) and starts again
+    r5, _ = extract(ws, face_type="full", overwrite=True, debug=False, accurate=False)
+    assert r5["processed"] == 8 and r5["done_before"] == 0
+    batches = [d for d in (ws.aligned("src") / ".trash").iterdir() if "overwrite" in d.name]
+    assert len(batches) == 1
+    assert len(list_images(batches[0])) == before
+    assert read_meta(ws.aligned("src") / "00001_0.jpg").face_type == "full_face"
+
+
+def test_unreadable_frame_is_reported_and_skipped(tmp_path):
+    ws = Workspace.open(tmp_path / "ws")
+    frames = write_demo_frames(ws.frames("src"), 4, size=320)
+    frames[1].write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    res, rec = extract(ws, debug=False, accurate=False)
+    assert res["unreadable"] == 1 and res["processed"] == 3
+    assert any("00002.png" in w for w in rec.warnings())
+    assert not list(ws.aligned("src").glob("00002_*"))
+    assert len(list_images(ws.aligned("src"))) == 3
+    assert json.loads((ws.aligned("src") / NOFACE_FILE).read_text())["unreadable"] == ["00002.png"]
+    # fixed: the next run does just that frame
+    write_demo_frames(ws.frames("src"), 1, size=320, start=2)
+    res2, _ = extract(ws, debug=False, accurate=False)
+    assert res2["processed"] == 1 and res2["unreadable"] == 0
+    assert (ws.aligned("src") / "00002_0.jpg").exists()
+
+
+def test_two_faces_named_by_area_and_max_faces(tmp_path):
+    ws = Workspace.open(tmp_path / "ws")
+    ws.frames("dst").mkdir(parents=True)
+    big = grace_hopper_bgr()[60:460, 56:456]  # face about 200 px
+    small = cv2.resize(astronaut_bgr()[20:260, 110:350], (200, 200))  # face about 90 px
+    frame = np.full((400, 700, 3), 127, np.uint8)
+    frame[:, :400] = big
+    frame[150:350, 460:660] = small
+    cv2.imwrite(str(ws.frames("dst") / "00001.png"), frame)
+    sky = np.full((300, 300, 3), (210, 160, 100), np.uint8)
+    cv2.imwrite(str(ws.frames("dst") / "00002.png"), sky)
+    res, _ = extract(ws, side="dst")
+    assert res["faces"] == 2 and res["no_face"] == 1
+    m0, m1 = read_meta(ws.aligned("dst") / "00001_0.jpg"), read_meta(ws.aligned("dst") / "00001_1.jpg")
+
+    def area(r):
+        return (r[2] - r[0]) * (r[3] - r[1])
+
+    assert area(m0.source_rect) > area(m1.source_rect)
+    assert m0.source_landmarks[:, 0].mean() < 400 < m1.source_landmarks[:, 0].mean()
+    assert noface_frames(ws.aligned("dst")) == ["00002.png"]
+    res2, _ = extract(ws, side="dst", max_faces=1, overwrite=True)
+    assert res2["faces"] == 1 and (ws.aligned("dst") / "00001_0.jpg").exists()
+    assert not (ws.aligned("dst") / "00001_1.jpg").exists()
+
+
+def test_mark_only_png_and_head_size(tmp_path):
+    ws = Workspace.open(tmp_path / "ws")
+    write_demo_frames(ws.frames("src"), 1, size=320)
+    res, _ = extract(ws, face_type="mark-only", format="png", debug=False, accurate=False)
+    img, meta = load_face(ws.aligned("src") / "00001_0.png")
+    assert img.shape == (320, 320, 3) and meta.face_type == "mark_only" and meta.image_to_face_mat is None
+    assert np.allclose(meta.landmarks, meta.source_landmarks)
+    assert opts(face_type="head").image_size == 768 and opts().image_size == 512 and opts(size=256).image_size == 256
+    assert opts(face_type="head").three_d and not opts().three_d
+
+
+def test_plan_run_continues_a_deepfacelab_faceset(tmp_path):
+    aligned = tmp_path / "aligned"
+    aligned.mkdir()
+    frames = [tmp_path / f"{i:05d}.png" for i in range(1, 201)]
+    for i in range(1, 141):  # a DeepFaceLab set: faces of frames 1..140, no state file
+        (aligned / f"{i:05d}_0.jpg").write_bytes(b"")
+    plan = plan_run(frames, aligned, opts())
+    # the 128th-from-last face is 00013_0.jpg: frames from 00013 on are done again
+    assert plan.todo[0].name == "00013.png" and len(plan.done) == 12
+    assert len(plan.redo_faces) == 128 and plan.redo_faces[0].name == "00013_0.jpg"
+    for f in list(aligned.iterdir())[:20]:
+        f.unlink()
+    with pytest.raises(DflError, match="--overwrite"):
+        plan_run(frames, aligned, opts())
+
+
+def test_no_frames_is_a_clear_error(tmp_path):
+    ws = Workspace.open(tmp_path / "ws")
+    with pytest.raises(DflError, match="extract-frames src"):
+        extract(ws)
+
+
+def test_options_and_cli(tmp_path):
+    from dfl_tui import cli
+
+    ns = cli.build_parser().parse_args(["extract-faces", "dst", "--face-type", "head", "--no-debug", "--device",
+                                        "cuda:0,1", "--max-faces", "2"])
+    o = om.from_namespace(ExtractFacesOptions, ns)
+    assert (o.side, o.face_type, o.debug, o.device, o.max_faces, o.detector) == ("dst", "head", False, "cuda:0,1", 2, "auto")
+    with pytest.raises(om.OptionError, match="device"):
+        opts(device="gpu0")
+    with pytest.raises(om.OptionError):
+        opts(face_type="profile")
+
+
+def test_extract_faces_runs_as_a_job(tmp_path):
+    from dfl_tui import jobs
+
+    ws = Workspace.open(tmp_path / "ws")
+    write_demo_frames(ws.frames("dst"), 3, "astronaut", size=320)
+    st = jobs.run_inline(ws, "extract-faces", opts(side="dst", debug=False))
+    assert st["state"] == "done", st.get("error")
+    assert st["result"]["faces"] == 3 and st["result"]["detector"] == "mediapipe"
+    assert st["progress"]["counts"]["faces"] == 3
+
+
+def test_bench_dispatcher_and_extract_bench(tmp_path, capsys, monkeypatch):
+    import argparse
+
+    from dfl_tui.commands import bench as cmd
+    from dfl_tui.faces import bench
+
+    monkeypatch.setitem(cmd.AREAS, "nothing", ("dfl_tui.no_such_area.bench", "x"))
+    assert cmd.run(argparse.Namespace(area="nothing", bench_args=[])) == 2
+    assert "not available yet" in capsys.readouterr().err
+    rc = bench.main(["--frames", "6", "--no-1080p", "--detector", "mediapipe", "--json", "--keep",
+                     str(tmp_path / "b")])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    (row,) = out["results"]
+    assert row["detector"] == "mediapipe" and row["frame"] == "512x512" and row["processed"] >= 6
+    assert row["fps"] > 0 and row["faces"] >= 0.95 * row["processed"]
+    assert set(row["stage_ms"]) == {"decode", "detect", "landmarks", "refine", "write"}
+    assert os.path.isdir(tmp_path / "b")
