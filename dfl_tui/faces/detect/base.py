@@ -49,6 +49,7 @@ class Fit:
     lm68: np.ndarray  # 68 x 2 float32
     aux: Any = None  # backend-specific (FaceMesh keeps its 468 points here)
     refined: bool = False
+    score: float = math.inf  # the landmark model's confidence, where it has one
 
 
 @dataclass
@@ -83,6 +84,10 @@ class Backend:
     name = "?"
     device = "cpu"
     batch_size = 8  # frames per detector call that suits this backend and device
+    strong_score = -math.inf  # fits scoring below this are weak: other rotations are tried too
+
+    def fit_score(self, fit: Fit) -> float:
+        return fit.score
 
     def describe(self) -> str:
         return self.name
@@ -211,11 +216,20 @@ def find_faces(backend: Backend, frames: Sequence[np.ndarray | None], *, max_fac
 
     ``None`` frames and frames under 128 px give no faces. Detection runs batched over the
     frames still without a face at each rotation, so a clip of upright faces costs one
-    detector call per batch.
+    detector call per batch; the second landmark pass runs once, on the kept rotation.
+
+    DeepFaceLab stops at the first rotation with a detection. FAN accepts every box, so for
+    s3fd that is also the first rotation with a face. A backend whose landmark model scores
+    its fits (mediapipe) may call a fit *weak*: the search then goes on through the other
+    rotations and keeps the first with a strong fit, or else the best weak one. That catches
+    a face turned far from upright, which the detector finds but mislabels.
     """
     times = times if times is not None else StageTimes()
     results: list[list[FaceFound]] = [[] for _ in frames]
     pending = [i for i, f in enumerate(frames) if f is not None and min(f.shape[:2]) >= MIN_FRAME_SIDE]
+    # frame -> (angle, rotated image, [(candidate, fit)], best fit score)
+    chosen: dict[int, tuple[int, np.ndarray, list[tuple[Candidate, Fit]], float]] = {}
+    tentative: dict[int, tuple[int, np.ndarray, list[tuple[Candidate, Fit]], float]] = {}
     for angle in rotations:
         if not pending:
             break
@@ -228,30 +242,40 @@ def find_faces(backend: Backend, frames: Sequence[np.ndarray | None], *, max_fac
         hit = [k for k, c in enumerate(cands) if c]
         if not hit:
             continue
-        hit_imgs = [imgs[k] for k in hit]
-        fits = backend.landmarks(hit_imgs, [cands[k] for k in hit])
-        t2 = time.perf_counter()
-        times.landmarks += t2 - t1
-        if accurate:
-            good = [[f for f in fl if f is not None] for fl in fits]
-            refined = backend.refine(hit_imgs, good)
-            times.refine += time.perf_counter() - t2
-            it = [iter(r) for r in refined]
-            fits = [[next(it[j]) if f is not None else None for f in fl] for j, fl in enumerate(fits)]
+        fits = backend.landmarks([imgs[k] for k in hit], [cands[k] for k in hit])
+        times.landmarks += time.perf_counter() - t1
         for j, k in enumerate(hit):
             i = pending[k]
-            shape = frames[i].shape
-            for cand, fit in zip(cands[k], fits[j]):
-                if fit is None or not np.all(np.isfinite(fit.lm68)):
-                    continue
-                results[i].append(FaceFound(
-                    rect=unrotate_rect(cand.rect, angle, shape),
-                    landmarks=unrotate_points(fit.lm68, angle, shape),
-                    score=float(cand.score), angle=angle, refined=fit.refined))
-        # DeepFaceLab stops at the first rotation with a detection. FAN accepts every box, so
-        # for s3fd that is the same as the first rotation with a face; mediapipe's mesh can
-        # reject a false box, and then the next rotation still gets its chance.
-        pending = [i for i in pending if not results[i]]
+            good = [(c, f) for c, f in zip(cands[k], fits[j]) if f is not None and np.all(np.isfinite(f.lm68))]
+            if not good:
+                continue
+            best = max(backend.fit_score(f) for _c, f in good)
+            entry = (angle, imgs[k], good, best)
+            if best >= backend.strong_score:
+                chosen[i] = entry
+            elif i not in tentative or best > tentative[i][3]:
+                tentative[i] = entry
+        pending = [i for i in pending if i not in chosen]
+    for i in pending:
+        if i in tentative:
+            chosen[i] = tentative[i]
+    if accurate and chosen:
+        t2 = time.perf_counter()
+        order = sorted(chosen)
+        refined = backend.refine([chosen[i][1] for i in order], [[f for _c, f in chosen[i][2]] for i in order])
+        for i, fl in zip(order, refined):
+            angle, img, good, best = chosen[i]
+            chosen[i] = (angle, img, [(c, f) for (c, _old), f in zip(good, fl)], best)
+        times.refine += time.perf_counter() - t2
+    for i, (angle, _img, good, _best) in chosen.items():
+        shape = frames[i].shape
+        for cand, fit in good:
+            if not np.all(np.isfinite(fit.lm68)):
+                continue
+            results[i].append(FaceFound(
+                rect=unrotate_rect(cand.rect, angle, shape),
+                landmarks=unrotate_points(fit.lm68, angle, shape),
+                score=float(cand.score), angle=angle, refined=fit.refined))
     return results
 
 
