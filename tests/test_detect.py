@@ -275,7 +275,7 @@ def test_mediapipe_faces_at_any_roll(mp, roll):
         ref = find_faces(mp, [img])[0][0].landmarks
         m = cv2.getRotationMatrix2D((w / 2, h / 2), roll, 1.0)
         turned = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-        faces = find_faces(mp, [turned], accurate=False)[0]
+        faces = find_faces(mp, [turned])[0]
         assert len(faces) == 1
         back = L.transform_points(faces[0].landmarks, m, invert=True)
         err = np.linalg.norm(back - ref, axis=1).mean() / eye_distance(ref)
