@@ -72,14 +72,16 @@ def read_frame(path: Path) -> np.ndarray | None:
 
     try:
         data = np.fromfile(str(path), np.uint8)
-    except OSError:
+        if data.size == 0:
+            return None
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if img is None or img.size == 0 or img.ndim not in (2, 3):
+            return None
+        if img.ndim == 3 and img.shape[2] not in (1, 3, 4):
+            img = img[..., 0]
+        return prepare_frame(img)
+    except (OSError, cv2.error, ValueError):
         return None
-    if data.size == 0:
-        return None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if img is None or img.size == 0:
-        return None
-    return prepare_frame(img)
 
 
 def unique_frames(paths: Sequence[Path], ctx: Reporter) -> list[Path]:
@@ -241,7 +243,9 @@ def plan_run(frames: list[Path], aligned: Path, o: ExtractFacesOptions) -> Plan:
         return Plan(list(frames), set(), set(), [], "")
     if isinstance(state, dict) and state.get("version") == 1:
         old = {k: state.get(k) for k in sig}
-        if faces and old != sig:
+        if old != sig and not faces:  # nothing of the earlier run is left: start afresh
+            return Plan(list(frames), set(), set(), [], "")
+        if old != sig:
             raise DflError(
                 f"{aligned} holds {len(faces)} faces extracted as {old['face_type']} {old['size']} px "
                 f"{old['format']}, not {sig['face_type']} {sig['size']} px {sig['format']}. "
