@@ -144,6 +144,25 @@ def tag_choices(with_untagged: bool = False) -> tuple[list[tuple[str, str]], dic
 # ---------------------------------------------------------------------------
 
 
+class TextPane(Widget):
+    """Text that changes often; unlike ``Static.update`` a change repaints only this widget (no layout pass)."""
+
+    def __init__(self, text: Any = "", **kw: Any) -> None:
+        super().__init__(**kw)
+        self._text = text
+
+    def update(self, text: Any) -> None:
+        self._text = text
+        self.refresh()
+
+    @property
+    def text(self) -> Any:
+        return self._text
+
+    def render(self) -> Any:
+        return self._text
+
+
 class FacePreview(Widget):
     """The current face (or its source frame) in half-blocks."""
 
@@ -315,7 +334,7 @@ class ReviewScreen(Screen):
     ReviewScreen FaceGrid { width: 1fr; height: 1fr; }
     ReviewScreen #review-side { width: 42; height: 1fr; border-left: solid $panel; padding: 0 1; }
     ReviewScreen #review-side.-hidden { display: none; }
-    ReviewScreen #review-info { height: auto; max-height: 8; color: $text-muted; }
+    ReviewScreen #review-info { height: 7; color: $text-muted; }
     ReviewScreen #review-status { height: 1; padding: 0 1; background: $boost; }
     """
     BINDINGS = [
@@ -388,13 +407,13 @@ class ReviewScreen(Screen):
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="review-title")
+        yield TextPane(id="review-title")
         with Horizontal(id="review-body"):
             yield FaceGrid(self.folder, thumb_w=self.thumb_w, id="grid")
             with Vertical(id="review-side"):
                 yield FacePreview(id="review-preview")
-                yield Static(id="review-info")
-        yield Static(id="review-status")
+                yield TextPane(id="review-info")
+        yield TextPane(id="review-status")
         yield Footer()
 
     @property
@@ -403,7 +422,7 @@ class ReviewScreen(Screen):
 
     def on_mount(self) -> None:
         self._title()
-        self.query_one("#review-status", Static).update("loading...")
+        self.query_one("#review-status", TextPane).update("loading...")
         self.grid.focus()
         self._load()
 
@@ -414,7 +433,7 @@ class ReviewScreen(Screen):
             rel = self.folder.relative_to(self.workspace.root) if self.workspace else self.folder
         except ValueError:
             rel = self.folder
-        self.query_one("#review-title", Static).update(
+        self.query_one("#review-title", TextPane).update(
             Text.assemble((f"{label}Review faces", "bold"), f"  ·  {rel}", ("   F1: every key", "dim")))
 
     # -- loading ---------------------------------------------------------------------------
@@ -488,7 +507,7 @@ class ReviewScreen(Screen):
             t.append(f" {counts.get(tag, 0)} ")
         if self.busy:
             t.append(f"  {self.busy}...", style="italic")
-        self.query_one("#review-status", Static).update(t)
+        self.query_one("#review-status", TextPane).update(t)
 
     @on(FaceGrid.CursorMoved)
     def _cursor_moved(self, msg: FaceGrid.CursorMoved) -> None:
@@ -510,7 +529,7 @@ class ReviewScreen(Screen):
         name = self.grid.current_name
         if name is None:
             self.query_one(FacePreview).set_strips([])
-            self.query_one("#review-info", Static).update("")
+            self.query_one("#review-info", TextPane).update("")
             return
         pv = self.query_one(FacePreview)
         box_w = max(8, pv.size.width or 40)
@@ -535,7 +554,7 @@ class ReviewScreen(Screen):
         if msg.result.name != self.grid.current_name:
             return
         self.query_one(FacePreview).set_strips(msg.result.strips)
-        self.query_one("#review-info", Static).update(msg.result.info)
+        self.query_one("#review-info", TextPane).update(msg.result.info)
 
     # -- tags -----------------------------------------------------------------------------------
     def _targets(self) -> list[str]:

@@ -93,7 +93,7 @@ class FaceGrid(ScrollView, can_focus=True):
         self.thumb_w = thumb_w
         self.thumb_h = thumb_w // 2
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, list[Strip]] = OrderedDict()
+        self._cache: OrderedDict[str, list[list[Segment]]] = OrderedDict()
         self._cols = 1
         self._request_pending = False
         self._inflight: set[str] = set()
@@ -227,9 +227,12 @@ class FaceGrid(ScrollView, can_focus=True):
         n = len(self.names)
         if start >= n:
             return Strip.blank(width, space)
-        strips: list[Strip] = []
+        segs: list[Segment] = []
         missing = False
         tw = self.thumb_w
+        styles = self._styles
+        placeholder = None
+        cache = self._cache
         for c in range(self._cols):
             i = start + c
             if i >= n:
@@ -238,37 +241,43 @@ class FaceGrid(ScrollView, can_focus=True):
             is_cur = i == self.cursor
             is_sel = name in self.selected
             if is_cur:
-                left, right = Segment("▐", self._styles["cursor"]), Segment("▌", self._styles["cursor"])
+                left, right = Segment("▐", styles["cursor"]), Segment("▌", styles["cursor"])
             elif is_sel:
-                left, right = Segment("┃", self._styles["selected"]), Segment("┃", self._styles["selected"])
+                left, right = Segment("┃", styles["selected"]), Segment("┃", styles["selected"])
             else:
                 left = right = Segment(" ", space)
+            segs.append(left)
             if line < self.thumb_h:
-                thumb = self._cache.get(name)
-                if thumb is None:
-                    missing = True
-                    body = Strip([Segment("·" if line == self.thumb_h // 2 else " ", self._styles["placeholder"]),
-                                  Segment(" " * (tw - 1), self._styles["placeholder"])], tw)
+                thumb = cache.get(name)
+                if thumb is None or line >= len(thumb):
+                    missing = missing or thumb is None
+                    if placeholder is None:
+                        mark = "·" if line == self.thumb_h // 2 else " "
+                        placeholder = [Segment(mark, styles["placeholder"]), Segment(" " * (tw - 1), styles["placeholder"])]
+                    segs.extend(placeholder)
                 else:
-                    body = thumb[line] if line < len(thumb) else Strip.blank(tw, space)
-                strips.append(Strip([left], 1))
-                strips.append(body)
-                strips.append(Strip([right], 1))
+                    segs.extend(thumb[line])
             else:
                 tag = self.tags.get(name)
-                label = Path(name).stem
+                label = name.rsplit(".", 1)[0]
                 if is_sel:
                     label = "✓" + label
                 label = label[:tw].ljust(tw)
-                st = self.tag_style(tag) if tag else self._styles["bar"]
+                st = self.tag_style(tag) if tag else styles["bar"]
                 if is_cur:
-                    st = st + Style(reverse=not tag, underline=bool(tag)) if tag else self._styles["cursor-bar"]
-                strips.append(Strip([left, Segment(label, st), right], tw + 2))
+                    st = (st + Style(underline=True, reverse=True)) if tag else styles["cursor-bar"]
+                segs.append(Segment(label, st))
+            segs.append(right)
         if missing and not self._request_pending:
             self._request_pending = True
             self.call_later(self.request_thumbnails)
-        strip = Strip.join(strips)
-        return strip.crop(int(sx), int(sx) + width).extend_cell_length(width, space)
+        used = (min(self._cols, n - start)) * self.cell_w
+        if used < width:
+            segs.append(Segment(" " * (width - used), space))
+        strip = Strip(segs, max(width, used))
+        if sx or used > width:
+            strip = strip.crop(int(sx), int(sx) + width)
+        return strip
 
     # -- thumbnails -----------------------------------------------------------------------------
     def request_thumbnails(self) -> None:
@@ -283,13 +292,23 @@ class FaceGrid(ScrollView, can_focus=True):
         wanted = [self.names[i] for i in order if self.names[i] not in self._cache]
         if not wanted:
             return
-        self.run_worker(lambda: self._decode(wanted), thread=True, exclusive=True, group="face-grid-thumbs",
+        visible_missing = {self.names[i] for i in vis if self.names[i] not in self._cache}
+        if self._inflight and visible_missing <= self._inflight and self._worker_running():
+            return  # the running worker already has them (restarting it would only lose time)
+        self._inflight = set(wanted)
+        n_first = len(visible_missing)
+        self._worker = self.run_worker(lambda: self._decode(wanted, n_first), thread=True, exclusive=True, group="face-grid-thumbs",
                         exit_on_error=False, name="thumbnails")
 
-    def _decode(self, wanted: list[str]) -> None:
+    def _worker_running(self) -> bool:
+        w = getattr(self, "_worker", None)
+        return w is not None and not w.is_finished and not w.is_cancelled
+
+    def _decode(self, wanted: list[str], n_first: int = 0) -> None:
         worker = get_current_worker()
-        batch: dict[str, list[Strip]] = {}
+        batch: dict[str, list[list[Segment]]] = {}
         last = time.monotonic()
+        done = 0
         for name in wanted:
             if worker.is_cancelled:
                 return
@@ -297,14 +316,17 @@ class FaceGrid(ScrollView, can_focus=True):
                 continue
             try:
                 rgb = self._loader(self.folder / name, self.thumb_w, self.thumb_h * 2)
-                strips = halfblock.render(rgb) if rgb is not None else None
+                strips = [list(st) for st in halfblock.render(rgb)] if rgb is not None else None
             except Exception:  # noqa: BLE001 - an unreadable face shows a cross, the rest go on
                 strips = None
             if strips is None:
-                strips = halfblock.blank(self.thumb_w, self.thumb_h, Style(color="red", bgcolor="#200000"), "╳")
+                strips = [list(st) for st in halfblock.blank(self.thumb_w, self.thumb_h,
+                                                             Style(color="red", bgcolor="#200000"), "╳")]
             batch[name] = strips
             now = time.monotonic()
-            if len(batch) >= 24 or now - last > 0.05:
+            done += 1
+            # The visible ones go out together (one redraw), the prefetch in large batches.
+            if done == n_first or (done > n_first and len(batch) >= 64) or (done < n_first and now - last > 0.1):
                 self.post_message(self.ThumbsReady(batch))
                 batch, last = {}, now
         if batch and not worker.is_cancelled:
@@ -317,7 +339,12 @@ class FaceGrid(ScrollView, can_focus=True):
         self.decoded += len(msg.batch)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        self.refresh()
+        vis = self.visible_range()
+        rows = sorted({i // self._cols for i in vis if self.names[i] in msg.batch})
+        if rows:
+            top = rows[0] * self.cell_h - int(self.scroll_offset.y)
+            height = (rows[-1] - rows[0] + 1) * self.cell_h
+            self.refresh(Region(0, max(0, top), self.size.width, height))
 
     def missing_visible(self) -> int:
         """How many visible faces still show a placeholder (tests and the benchmark wait on 0)."""
