@@ -72,11 +72,11 @@ register(Step("sort", "Sort faceset", "dfl_tui.faceset.options:SortOptions", "df
 register(Step("faceset", "Faceset tools", "dfl_tui.faceset.options:FacesetOptions", "dfl_tui.faceset.tools:run_faceset",
               "Recover names, metadata save/restore, resize, pack/unpack, enhance, debug images, export masks, dedupe."))
 register(Step("xseg", "XSeg masks", "dfl_tui.xseg.options:XSegOptions", "dfl_tui.xseg.apply:run_xseg",
-              "Apply, remove, fetch and export XSeg masks; generic whole-face mask.", available=False, cli=False))
+              "Apply, remove, fetch and export XSeg masks; generic whole-face mask.", cli=False))
 register(Step("xseg-train", "Train XSeg", "dfl_tui.xseg.options:XSegTrainOptions", "dfl_tui.xseg.train:run_xseg_train",
-              "Train the XSeg mask model on labelled faces.", available=False, detach_default=True, cli=False))
+              "Train the XSeg mask model on labelled faces.", detach_default=True, cli=False))
 register(Step("train", "Train", "dfl_tui.train.options:TrainOptions", "dfl_tui.train.trainer:run_train",
-              "Train SAEHD, AMP or Quick96.", available=False, detach_default=True, cli=False))
+              "Train SAEHD, AMP or Quick96.", detach_default=True, cli=False))
 register(Step("merge", "Merge", "dfl_tui.merge.options:MergeOptions", "dfl_tui.merge.batch:run_merge",
               "Merge the trained model onto the dst frames.", available=False))
 register(Step("make-video", "Make video", "dfl_tui.video.options:MakeVideoOptions", "dfl_tui.video.encode:run_make_video",

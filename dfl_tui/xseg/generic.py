@@ -159,7 +159,8 @@ def skin_distance(face: np.ndarray, mean: np.ndarray, icov: np.ndarray) -> np.nd
     return np.sqrt(np.einsum("hwi,ij,hwj->hw", lab, icov, lab))
 
 
-def refine_with_skin(face: np.ndarray, mask: np.ndarray, mesh: np.ndarray, threshold: float = 3.0, sides: bool = False) -> np.ndarray:
+def refine_with_skin(face: np.ndarray, mask: np.ndarray, mesh: np.ndarray, threshold: float = 3.0,
+                     sides: bool = False) -> np.ndarray:
     """Cut the mask at the hairline: per column, going up from the brows, stop where the skin ends.
 
     Works in an upright view (the face's vertical axis turned to the image's), so a

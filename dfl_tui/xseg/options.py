@@ -25,8 +25,9 @@ MODEL_NAME = "XSeg"
 class XSegOptions:
     action: str = opt(None, "what to do with the faces' masks", choices=ACTIONS, positional=True)
     side: str = opt(None, "which faceset: data_src/aligned or data_dst/aligned", choices=SIDES, positional=True)
-    input_dir: str = opt("", "a folder of aligned faces instead of the side's aligned/ folder", advanced=True)
-    model_dir: str = opt("", "folder of the trained XSeg model (default: the workspace's model/XSeg)", advanced=True)
+    input_dir: str | None = opt(None, "a folder of aligned faces instead of the side's aligned/ folder", advanced=True)
+    model_dir: str | None = opt(None, "folder of the trained XSeg model (default: the workspace's model/XSeg)",
+                                advanced=True)
     batch_size: int = opt(8, "faces per batch when applying a model", min=1, max=256, advanced=True)
     device: str = opt("auto", "where the model runs (apply)", choices=DEVICES, advanced=True)
     forehead: float = opt(
@@ -36,7 +37,7 @@ class XSegOptions:
         True, "apply-generic: stop the extrapolated forehead where the skin colour ends (hair, caps)", advanced=True)
     source: str = opt("auto", "export-masks: what to export (auto = the trained mask, else the labels)",
                       choices=("auto", "xseg", "labels"), advanced=True)
-    output_dir: str = opt("", "fetch/export-masks: where to write (default <aligned>_xseg / <aligned>_masks)",
+    output_dir: str | None = opt(None, "fetch/export-masks: where to write (default <aligned>_xseg / <aligned>_masks)",
                           advanced=True)
 
     def check(self) -> None:
@@ -52,11 +53,11 @@ class XSegTrainOptions:
                          choices=FACE_TYPES, fixed=True)
     batch_size: int = opt(4, "faces per training step", min=1, max=64)
     pretrain: bool = opt(False, "pretraining mode: learn to reconstruct faces (no skips) before labels exist")
-    pretrain_dir: str = opt("", "pretraining faces (default: both aligned folders)", advanced=True)
+    pretrain_dir: str | None = opt(None, "pretraining faces (default: both aligned folders)", advanced=True)
     iterations: int = opt(0, "stop at this iteration (0 = until stopped)", min=0)
     lr: float = opt(1e-4, "RMSprop learning rate", min=1e-7, max=1e-2, advanced=True)
-    lr_dropout: float = opt(0.3, "fraction of weights NOT updated at each step (DeepFaceLab: 0.3, always on)",
-                            min=0.0, max=0.9, advanced=True)
+    lr_dropout: float = opt(0.3, "lr dropout: the chance each weight is updated at a step (DeepFaceLab: 0.3, "
+                            "always on; 1.0 = off)", min=0.05, max=1.0, advanced=True)
     resolution: int = opt(256, "network input size (DeepFaceLab: 256; a multiple of 64)", min=64, max=512,
                           fixed=True, advanced=True)
     base_ch: int = opt(32, "channels of the first level (DeepFaceLab: 32)", min=4, max=64, fixed=True, advanced=True)
@@ -68,7 +69,7 @@ class XSegTrainOptions:
     workers: int = opt(-1, "sample-loading processes (-1 = auto, 0 = in the training process)", min=-1, max=32,
                        advanced=True)
     seed: int = opt(0, "random seed (0 = a new one each run)", advanced=True)
-    model_dir: str = opt("", "where the model lives (default: the workspace's model/XSeg)", advanced=True)
+    model_dir: str | None = opt(None, "where the model lives (default: the workspace's model/XSeg)", advanced=True)
 
     def check(self) -> None:
         if int(self.resolution) % 64:

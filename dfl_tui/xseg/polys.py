@@ -275,11 +275,28 @@ class LabelEditor:
 
     # -- drawing -------------------------------------------------------------------------
     def set_type(self, type_: int) -> None:
-        """Q/W: the type of the next polygon; while editing one, change that polygon's type."""
+        """Q/W: the type of the next polygon (and of the one being drawn).
+
+        A polygon selected for editing is let go, so the next click starts a new polygon
+        of this type rather than changing the finished one; :meth:`toggle_type` does that.
+        """
         self.current_type = INCLUDE if type_ == INCLUDE else EXCLUDE
-        if self.active is not None and self.polys[self.active].type != self.current_type:
-            self._snapshot("change type")
-            self.polys[self.active].type = self.current_type
+        if self.mode == MODE_DRAW and self.active is not None:
+            if self.polys[self.active].type != self.current_type:
+                self._snapshot("change type")
+                self.polys[self.active].type = self.current_type
+        elif self.mode == MODE_EDIT:
+            self.deselect()
+
+    def toggle_type(self) -> bool:
+        """Turn the selected polygon from include to exclude or back."""
+        if self.active is None:
+            return False
+        self._snapshot("change type")
+        p = self.polys[self.active]
+        p.type = EXCLUDE if p.type == INCLUDE else INCLUDE
+        self.current_type = p.type
+        return True
 
     def start_poly(self, pt: Sequence[float], type_: int | None = None) -> None:
         self.finish_draw()

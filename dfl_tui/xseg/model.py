@@ -1,0 +1,96 @@
+"""The XSeg model on disk: ``<workspace>/model/XSeg/`` with the trainer's checkpoint layout.
+
+```
+model/XSeg/
+  options.json      {"format": "dfl-tui-model/1", "model": "XSeg", "options": {face_type, resolution, base_ch}, ...}
+  state.json        iteration, last save (a copy for the UI)
+  checkpoint/       XSeg.safetensors (network), XSeg_opt.safetensors (RMSprop), rng, manifest.json
+  checkpoint.prev/  the previous good one
+  metrics.jsonl     iteration, loss, ms per iteration, samples/s
+  previews/         "XSeg training faces", "XSeg src faces", "XSeg dst faces"
+```
+
+The checkpoint machinery (atomic, survives a kill mid-save) is the main trainer's
+(:mod:`dfl_tui.train.checkpoint`); this module only knows the XSeg parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import DflError
+from ..faces.facetype import FaceType
+from ..train.checkpoint import RNG_PART, load_checkpoint
+from ..train.modeldir import ModelDir
+from .net import XSegNet
+from .options import MODEL_NAME
+
+NET_PART = "XSeg"
+OPT_PART = "XSeg_opt"
+FORMAT = "dfl-tui-model/1"
+
+
+def model_dir_for(workspace: Any, override: str | None = None) -> ModelDir:
+    """The XSeg model folder: ``override`` when given, else ``<workspace>/model/XSeg``."""
+    if override:
+        p = Path(override).expanduser()
+        if not p.is_absolute() and workspace is not None:
+            p = Path(workspace.root) / p
+        return ModelDir(p)
+    return ModelDir.of(workspace, MODEL_NAME)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "cpu":
+        return torch.device("cpu")
+    if name in ("cuda", "auto") and torch.cuda.is_available():
+        return torch.device("cuda")
+    if name == "cuda":
+        raise DflError("--device cuda: no CUDA GPU is visible to PyTorch here; use --device cpu")
+    return torch.device("cpu")
+
+
+@dataclass
+class XSegModel:
+    """A trained XSeg network ready for inference, with what it was trained for."""
+
+    net: XSegNet
+    face_type: FaceType
+    resolution: int
+    iteration: int
+    device: torch.device
+
+    @torch.no_grad()
+    def predict(self, faces_bgr_u8: list[np.ndarray]) -> np.ndarray:
+        """Masks (N x res x res float32 in [0, 1]) of faces already cut to the model's type and size."""
+        if not faces_bgr_u8:
+            return np.zeros((0, self.resolution, self.resolution), np.float32)
+        x = torch.from_numpy(np.stack(faces_bgr_u8)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        return self.net.predict(x)[:, 0].float().cpu().numpy()
+
+
+def load_xseg(mdir: ModelDir, device: torch.device | str = "cpu", warn: Any = None) -> XSegModel:
+    """Load the newest complete checkpoint; a clear error when there is none (never a silent 0.5 mask)."""
+    saved = mdir.read_options()
+    if not saved or saved.get("model") != MODEL_NAME:
+        raise DflError(f"no trained XSeg model in {mdir.root}: label faces in the XSeg editor and run "
+                       "'dfl-tui xseg train', or use 'dfl-tui xseg apply-generic' for a mask with no training")
+    o = saved.get("options") or {}
+    res, base = int(o.get("resolution", 256)), int(o.get("base_ch", 32))
+    ft = FaceType.from_string(o.get("face_type", "whole"))
+    got = load_checkpoint(mdir, warn)
+    if got is None:
+        raise DflError(f"the XSeg model in {mdir.root} has no saved checkpoint yet: let 'dfl-tui xseg train' "
+                       "run until its first save (or press save in its monitor)")
+    parts, manifest, _folder = got
+    parts.pop(RNG_PART, None)
+    dev = torch.device(device)
+    net = XSegNet(res, base)
+    net.load_state_dict(parts[NET_PART])
+    net.to(dev).eval()
+    return XSegModel(net, ft, res, int(manifest.get("iteration", 0)), dev)
