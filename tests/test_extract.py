@@ -288,3 +288,14 @@ def test_bench_dispatcher_and_extract_bench(tmp_path, capsys, monkeypatch):
     assert row["fps"] > 0 and row["faces"] >= 0.95 * row["processed"]
     assert set(row["stage_ms"]) == {"decode", "detect", "landmarks", "refine", "write"}
     assert os.path.isdir(tmp_path / "b")
+
+
+def test_options_and_commands_stay_light():
+    """The CLI's --help and the TUI import these: no numpy, OpenCV or torch at import."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dfl_tui.faces.options, dfl_tui.faces.detect, dfl_tui.faces.detect.weights, "
+            "dfl_tui.commands.bench; print([m for m in ('numpy', 'cv2', 'torch') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
