@@ -83,5 +83,5 @@ def run_faceset(ctx: Reporter, opts: Any) -> dict:
             res = run_dedupe(folder, paths, opts.dedupe, opts.threshold, ctx, opts.workers)
         else:
             raise InputError(f"unknown faceset action {action!r}")
-    ctx.result(action=action, folder=str(folder), **res)
+    ctx.result(**{"action": action, "folder": str(folder), **res})
     return res
