@@ -161,6 +161,12 @@ def test_resume_continues_and_never_loses_faces(tmp_path):
         extract(ws, face_type="full", debug=False)
     assert len(list_images(ws.aligned("src"))) == before
 
+    # a detector that cannot load: the error comes before anything is moved
+    with pytest.raises(DflError, match="s3fd weights not found"):
+        extract(ws, detector="s3fd", overwrite=True, debug=False)
+    assert len(list_images(ws.aligned("src"))) == before and not [
+        d for d in (ws.aligned("src") / ".trash").iterdir() if "overwrite" in d.name]
+
     # --overwrite moves everything to the trash (undoable) and starts again
     r5, _ = extract(ws, face_type="full", overwrite=True, debug=False, accurate=False)
     assert r5["processed"] == 8 and r5["done_before"] == 0

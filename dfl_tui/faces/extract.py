@@ -367,20 +367,10 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
     debug_dir = ws.aligned_debug(side) if o.debug else None
     aligned.mkdir(parents=True, exist_ok=True)
 
-    # -- overwrite / resume ------------------------------------------------------------
-    if o.overwrite:
-        old = list_images(aligned) + [aligned / STATE_FILE, aligned / NOFACE_FILE]
-        _trash(aligned, old, "extract-faces-overwrite", ctx)
-        if ws.aligned_debug(side).is_dir():
-            _trash(ws.aligned_debug(side), list_images(ws.aligned_debug(side)), "extract-faces-overwrite", ctx)
-    plan = plan_run(frames, aligned, o)
+    # -- resume plan (checks only; nothing is moved before the detector has loaded) ------
+    plan = Plan(list(frames), set(), set(), [], "") if o.overwrite else plan_run(frames, aligned, o)
     if plan.message:
         ctx.log(plan.message)
-    if plan.redo_faces:
-        _trash(aligned, plan.redo_faces, "extract-faces-redo", ctx,
-               reason="faces of frames extracted again (the earlier run stopped before recording them)")
-    if debug_dir is not None:
-        debug_dir.mkdir(parents=True, exist_ok=True)
 
     state: dict[str, Any] = {"version": 1, "side": side, **_state_signature(o), "detector": None,
                              "done": sorted(plan.done), "noface": sorted(plan.noface), "unreadable": []}
@@ -415,6 +405,18 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
         ctx.log(f"mediapipe runs on the CPU (OpenCV); --device {o.device} applies to s3fd only")
     backends = [create_backend(backend_name, device=d, three_d=o.three_d, weights_dir=o.weights_dir,
                                flip_input=o.flip_input) for d in devices]
+
+    # -- make way: to the trash, undoable -------------------------------------------------
+    if o.overwrite:
+        old = list_images(aligned) + [aligned / STATE_FILE, aligned / NOFACE_FILE]
+        _trash(aligned, old, "extract-faces-overwrite", ctx)
+        if ws.aligned_debug(side).is_dir():
+            _trash(ws.aligned_debug(side), list_images(ws.aligned_debug(side)), "extract-faces-overwrite", ctx)
+    if plan.redo_faces:
+        _trash(aligned, plan.redo_faces, "extract-faces-redo", ctx,
+               reason="faces of frames extracted again (the earlier run stopped before recording them)")
+    if debug_dir is not None:
+        debug_dir.mkdir(parents=True, exist_ok=True)
     info = backends[0].describe() if len(backends) == 1 else ", ".join(b.describe() for b in backends)
     ctx.log(f"using {info}; {ft.to_string()} faces at {size} px, {ext}; second pass {'on' if o.accurate else 'off'}")
     state["detector"] = backend_name
