@@ -234,3 +234,15 @@ def test_predict_numpy_and_uint8_batches():
     assert _finite(model.train_step(batch))
     with pytest.raises(ValueError, match="NCHW"):
         model.train_step(face_batch(64, n=2))
+
+
+@pytest.mark.parametrize("runtime", [dict(channels_last=True), dict(precision="bf16", channels_last=True)])
+def test_channels_last_and_bf16_autocast_run_on_cpu(runtime):
+    torch.manual_seed(0)
+    model = build_model("SAEHD", tiny_saehd(archi="liae-udt", gan_power=0.1, **runtime), "cpu")
+    assert model.memory_format == torch.channels_last and model.use_bf16 == (runtime.get("precision") == "bf16")
+    batch = face_batch(32, n=2)
+    assert _finite(model.train_step(batch))
+    swap = model.predict(batch["target_dst"])[0]
+    assert swap.dtype == torch.float32 and swap.shape == (2, 3, 32, 32)
+    assert model.describe()["channels_last"] is True

@@ -14,11 +14,19 @@ import torch.nn.functional as F
 
 # --- Gaussian filters ----------------------------------------------------------------------------
 
-@lru_cache(maxsize=64)
-def _gauss_1d(size: int, sigma: float, device: str, dtype: torch.dtype) -> torch.Tensor:
+def _gauss_1d_uncached(size: int, sigma: float, device: str, dtype: torch.dtype) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2.0
     g = torch.exp(-(x**2) / (2 * sigma**2))
     return (g / g.sum()).to(device=device, dtype=dtype)
+
+
+_gauss_1d_cached = lru_cache(maxsize=64)(_gauss_1d_uncached)
+
+
+def _gauss_1d(size: int, sigma: float, device: str, dtype: torch.dtype) -> torch.Tensor:
+    """Normalised 1-D Gaussian taps (cached per device; traced as constants under torch.compile)."""
+    fn = _gauss_1d_uncached if torch.compiler.is_compiling() else _gauss_1d_cached
+    return fn(size, sigma, device, dtype)
 
 
 def _separable(x: torch.Tensor, g: torch.Tensor, pad: int) -> torch.Tensor:
