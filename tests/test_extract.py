@@ -305,3 +305,26 @@ def test_options_and_commands_stay_light():
             "dfl_tui.commands.bench; print([m for m in ('numpy', 'cv2', 'torch') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_stop_saves_progress_and_a_rerun_finishes(tmp_path):
+    from dfl_tui.errors import JobCancelled
+
+    class StopSoon(Recorder):
+        def progress(self, done, total=None, *, message=None, **counts):
+            super().progress(done, total, **counts)
+            if done >= 2:
+                self.request_stop("test stop")
+
+    ws = Workspace.open(tmp_path / "ws")
+    write_demo_frames(ws.frames("src"), 8, size=256)
+    rec = StopSoon(ws)
+    with pytest.raises(JobCancelled):
+        run_extract_faces(rec, opts(debug=False, accurate=False, batch_size=1))
+    state = json.loads((ws.aligned("src") / STATE_FILE).read_text())
+    done = state["done"]
+    assert 2 <= len(done) < 8
+    res, _ = extract(ws, debug=False, accurate=False)
+    assert res["done_before"] == len(done) and res["processed"] == 8 - len(done)
+    faces = list_images(ws.aligned("src"))
+    assert len({frame_of(f) for f in faces}) >= 0.95 * 8 and all(f.stem.endswith("_0") for f in faces)
