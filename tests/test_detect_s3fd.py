@@ -93,3 +93,46 @@ def test_s3fd_plain_folder_and_missing_weights(hub, no_network, tmp_path, monkey
         b.close()
     with pytest.raises(DflError, match="no CUDA"):
         create_backend("s3fd", device="cuda:0", weights_dir=hub)
+
+
+def test_our_batched_s3fd_decodes_like_face_alignment(hub, no_network):
+    """Same input convention (BGR minus the means), anchors and decoding as face-alignment's own detector."""
+    import cv2
+
+    from dfl_tui.faces.detect.s3fd import s3fd_input_scale
+
+    b = create_backend("s3fd", device="cpu", weights_dir=hub)
+    try:
+        img = np.ascontiguousarray(astronaut_bgr()[::2, ::2])
+        ours = b._s3fd_batch([img])[0]
+        s = s3fd_input_scale(*img.shape[:2])
+        small = cv2.resize(img, (int(img.shape[1] / s), int(img.shape[0] / s)), interpolation=cv2.INTER_LINEAR)
+        rgb = torch.from_numpy(np.ascontiguousarray(small[..., ::-1])).permute(2, 0, 1)[None].float()
+        theirs = np.asarray(b.fa.face_detector.detect_from_batch(rgb)[0], np.float32).reshape(-1, 5)
+        assert len(ours) and len(theirs), "random weights should give some boxes over 0.5"
+        top_ours = ours[np.argmax(ours[:, 4])]
+        top_theirs = theirs[np.argmax(theirs[:, 4])]
+        assert top_ours[4] == pytest.approx(top_theirs[4], abs=1e-5)
+        assert np.allclose(top_ours[:4], top_theirs[:4] * s, atol=1e-2)
+    finally:
+        b.close()
+
+
+def test_fan_crop_and_heatmap_decoding():
+    from dfl_tui.faces.detect.s3fd import FAN_RES, decode_heatmaps, fan_crop_matrix
+
+    rect = (100.0, 50.0, 200.0, 160.0)
+    m, k = fan_crop_matrix(rect)
+    c = m @ np.array([150.0, 105.0, 1.0])
+    assert np.allclose(c, [(FAN_RES - 1) / 2] * 2)
+    assert k == pytest.approx(FAN_RES / (200.0 * (100 + 110) / 195.0))
+    # peaks at known heatmap cells (and a quarter step towards a higher neighbour)
+    hm = np.zeros((1, 68, 64, 64), np.float32)
+    cells = np.stack([np.arange(68) % 60 + 2, (np.arange(68) * 7) % 60 + 2], 1)
+    for i, (x, y) in enumerate(cells):
+        hm[0, i, y, x] = 1.0
+        hm[0, i, y, x + 1] = 0.5  # right neighbour higher than the left one
+    pts = decode_heatmaps(hm)[0]
+    want_x = (cells[:, 0] + 0.25 + 0.5) * 4 - 0.5
+    want_y = (cells[:, 1] + 0.5) * 4 - 0.5
+    assert np.allclose(pts[:, 0], want_x) and np.allclose(pts[:, 1], want_y)
