@@ -78,7 +78,7 @@ register(Step("xseg-train", "Train XSeg", "dfl_tui.xseg.options:XSegTrainOptions
 register(Step("train", "Train", "dfl_tui.train.options:TrainOptions", "dfl_tui.train.trainer:run_train",
               "Train SAEHD, AMP or Quick96.", detach_default=True, cli=False))
 register(Step("merge", "Merge", "dfl_tui.merge.options:MergeOptions", "dfl_tui.merge.batch:run_merge",
-              "Merge the trained model onto the dst frames.", available=False))
+              "Merge the trained model onto the dst frames (marked as AI-generated)."))
 register(Step("make-video", "Make video", "dfl_tui.video.options:MakeVideoOptions", "dfl_tui.video.encode:run_make_video",
               "Frames to result.mp4 with the audio of data_dst.mp4."))
 
