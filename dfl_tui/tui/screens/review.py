@@ -459,6 +459,7 @@ class ReviewScreen(Screen):
         if self.journal is not None and self.journal is not msg.journal:
             self.journal.close()
         self.journal = msg.journal
+        self.busy = None
         self.all_names = msg.names
         self.order_override = None
         self.grid.folder = self.folder
@@ -801,11 +802,15 @@ class ReviewScreen(Screen):
             if not v:
                 return
             g = self.grid
+            for i, n in enumerate(g.names):  # a file name or a frame stem first ("00042" -> 00042_0.jpg)
+                if n == v or Path(n).stem == v or n.startswith(v + "_"):
+                    g.go(i)
+                    return
             if v.isdigit():
                 g.go(int(v) - 1)
                 return
             for i, n in enumerate(g.names):
-                if n == v or Path(n).stem == v or n.startswith(v):
+                if n.startswith(v):
                     g.go(i)
                     return
             self._find_frame(v)
