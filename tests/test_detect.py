@@ -324,3 +324,16 @@ def test_resolve_detector_and_devices(tmp_path, monkeypatch):
     assert parse_devices("cpu") == ["cpu"]
     with pytest.raises(ValueError):
         parse_devices("gpu")
+
+
+def test_a_60px_face_in_a_1080p_frame(mp):
+    """The whole frame shrinks to 256 px for BlazeFace; a 60 px face (8 px there) is still found."""
+    img = grace_hopper_bgr()
+    small = cv2.resize(img, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
+    frame = np.full((1080, 1920, 3), 100, np.uint8)
+    frame[300:300 + small.shape[0], 900:900 + small.shape[1]] = small
+    ref = find_faces(mp, [img])[0][0].landmarks * 0.3 + np.float32([900, 300])
+    faces = find_faces(mp, [frame])[0]
+    assert len(faces) == 1
+    err = np.linalg.norm(faces[0].landmarks - ref, axis=1).mean() / eye_distance(ref)
+    assert err < 0.1, err
