@@ -35,8 +35,8 @@ SCREENS: dict[str, str] = {
     "review": "dfl_tui.tui.screens.review:ReviewScreen",
     "train": "dfl_tui.tui.screens.train:TrainScreen",
     "merge": "dfl_tui.tui.screens.merge:MergeScreen",
-    "xseg": "dfl_tui.tui.screens.xseg:XSegScreen",
-    "manual-extract": "dfl_tui.tui.screens.manual:ManualExtractScreen",
+    "xseg": "dfl_tui.tui.screens.xseg_editor:XSegEditorScreen",
+    "manual-extract": "dfl_tui.tui.screens.manual_extract:ManualExtractScreen",
 }
 
 
