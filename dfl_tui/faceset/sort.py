@@ -100,13 +100,15 @@ def greedy_chain(x: np.ndarray, start: int = 0, *, farthest: bool = False, k: in
     """Visit every row, each time going to the nearest (or farthest) row not yet visited.
 
     A k-nearest shortlist answers most steps; when all of a row's shortlist is visited the
-    step falls back to an exact search over what is left, so the chain is exact.
+    step falls back to an exact search over what is left, so the chain is exact for L2.
     """
     n = len(x)
     if n <= 2:
         return np.arange(n)
     x = np.ascontiguousarray(x, np.float32)
-    nbrs = knn(x, k, farthest=farthest) if distance == "l2" else None
+    # The shortlist comes from Euclidean neighbours (one matrix product); for L1 the step then picks the
+    # shortlisted face with the smallest L1 distance, which agrees with exact L1 nearly always.
+    nbrs = knn(x, k, farthest=farthest)
     visited = np.zeros(n, bool)
     order = np.empty(n, np.int64)
     cur = start
@@ -116,11 +118,16 @@ def greedy_chain(x: np.ndarray, start: int = 0, *, farthest: bool = False, k: in
     stale = 0
     for step in range(1, n):
         nxt = -1
-        if nbrs is not None:
+        if distance == "l2":
             for j in nbrs[cur]:
                 if not visited[j]:
                     nxt = int(j)
                     break
+        else:
+            short = nbrs[cur][~visited[nbrs[cur]]]
+            if len(short):
+                d = np.abs(x[short] - x[cur]).sum(1)
+                nxt = int(short[np.argmax(d) if farthest else np.argmin(d)])
         if nxt < 0:
             if stale > len(left) // 2:
                 left = np.flatnonzero(~visited)

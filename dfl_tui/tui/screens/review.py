@@ -270,6 +270,32 @@ def render_preview(path: Path, box_w: int, box_h: int, *, landmarks: bool, mask:
     return PreviewResult(path.name, halfblock.render(small[..., ::-1], quantize=2), info)
 
 
+def image_names(folder: Path) -> list[str]:
+    """Names of the images directly in ``folder``, sorted (like ``list_images`` but without 50,000 Path objects)."""
+    import os
+
+    from ...workspace import IMAGE_EXTS
+
+    try:
+        with os.scandir(folder) as it:
+            names = [e.name for e in it if not e.name.startswith(".")
+                     and os.path.splitext(e.name)[1].lower() in IMAGE_EXTS and e.is_file()]
+    except OSError:
+        return []
+    names.sort()
+    return names
+
+
+def _warm_imports() -> None:
+    """Import the image libraries in a thread while the faces are listed (cv2 takes ~0.3 s)."""
+    try:
+        import cv2  # noqa: F401
+
+        from ...faces import thumbs  # noqa: F401
+    except Exception:  # noqa: BLE001 - the decode worker reports real failures
+        pass
+
+
 # ---------------------------------------------------------------------------
 # Messages from workers
 # ---------------------------------------------------------------------------
@@ -424,6 +450,9 @@ class ReviewScreen(Screen):
         self._title()
         self.query_one("#review-status", TextPane).update("loading...")
         self.grid.focus()
+        import threading
+
+        threading.Thread(target=_warm_imports, name="review-warm", daemon=True).start()
         self._load()
 
     def _title(self) -> None:
@@ -441,13 +470,12 @@ class ReviewScreen(Screen):
     def _load(self, keep: str | None = None, note: str | None = None) -> None:
         from ...faceset.journal import TagJournal
         from ...faceset.trash import Trash
-        from ...workspace import list_images
 
         folder = self.folder
         try:
             if folder.is_dir():
                 Trash(folder).recover()
-            names = [p.name for p in list_images(folder)]
+            names = image_names(folder)
             journal = TagJournal(folder) if folder.is_dir() else None
         except Exception as exc:  # noqa: BLE001 - shown, the screen stays usable
             self.post_message(WorkFailed("load", f"{type(exc).__name__}: {exc}"))
@@ -728,9 +756,8 @@ class ReviewScreen(Screen):
 
     def _reload_after(self, keep: str | None, note: str) -> None:
         from ...faceset.journal import TagJournal
-        from ...workspace import list_images
 
-        names = [p.name for p in list_images(self.folder)]
+        names = image_names(self.folder)
         self.post_message(SetLoaded(names, TagJournal(self.folder), keep, note))
 
     @on(WorkFailed)
