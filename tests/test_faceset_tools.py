@@ -70,6 +70,12 @@ def test_recover_names_round_trip(ws):
         assert after[n] == before[n]
     # the two faces of frame 00009 keep their frame; their index follows the current order
     assert {after["00009_0.jpg"], after["00009_1.jpg"]} == {before["00009_0.jpg"], before["00009_1.jpg"]}
+    # and both operations undo from the command line's step, newest first
+    assert step(ws, "undo")["undone"] == "recover-names"
+    assert step(ws, "undo")["undone"] == "sort brightness"
+    assert snapshot(folder) == before
+    st = jobs.run_inline(ws, "faceset", FacesetOptions(side="src", action="undo"))
+    assert st["state"] == "failed" and "nothing to undo" in st["error"]
 
 
 def test_metadata_save_restore_onto_upscaled_images(ws):

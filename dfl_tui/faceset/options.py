@@ -46,6 +46,7 @@ FACESET_ACTIONS: dict[str, str] = {
     "enhance": "upscale faces (all, --tag COLOUR or --faces A,B): the best upscaler available offline",
     "export-masks": "write <name>_mask.png for each face from its XSeg mask or its polygons",
     "dedupe": "find near-duplicate faces (perceptual hash): report them, sort them together or trash the extras",
+    "undo": "undo the last sort, delete, move, resize... of this faceset (files come back from the trash)",
 }
 FACESET_ACTION_CHOICES = tuple(FACESET_ACTIONS)
 

@@ -76,7 +76,7 @@ def order_by(values: np.ndarray, descending: bool = True) -> np.ndarray:
     return np.argsort(-v if descending else v, kind="stable")
 
 
-def knn(x: np.ndarray, k: int, *, farthest: bool = False, block: int = 2048) -> np.ndarray:
+def knn(x: np.ndarray, k: int, *, farthest: bool = False, block: int = 1024) -> np.ndarray:
     """Indices of each row's k nearest (or farthest) other rows by Euclidean distance."""
     n = len(x)
     k = max(1, min(k, n - 1))
@@ -116,7 +116,15 @@ def greedy_chain(x: np.ndarray, start: int = 0, *, farthest: bool = False, k: in
     order[0] = cur
     left = np.flatnonzero(~visited)
     stale = 0
+    misses = 0
     for step in range(1, n):
+        remaining = n - step
+        if misses > max(64, remaining // 64) and remaining > 4 * k:
+            # Shortlists go stale as the chain eats the set: rebuild them among what is left.
+            idx = np.flatnonzero(~visited)
+            idx = np.append(idx, cur)
+            nbrs[idx] = idx[knn(x[idx], k, farthest=farthest)]
+            misses = 0
         nxt = -1
         if distance == "l2":
             for j in nbrs[cur]:
@@ -129,6 +137,7 @@ def greedy_chain(x: np.ndarray, start: int = 0, *, farthest: bool = False, k: in
                 d = np.abs(x[short] - x[cur]).sum(1)
                 nxt = int(short[np.argmax(d) if farthest else np.argmin(d)])
         if nxt < 0:
+            misses += 1
             if stale > len(left) // 2:
                 left = np.flatnonzero(~visited)
                 stale = 0
@@ -318,7 +327,7 @@ def _origname_value(p: Path) -> str:
 
 def _tiny_value(p: Path) -> np.ndarray:
     data = F.read_bytes(p)
-    return F.tiny(F.decode(data, str(p), F.reduce_for(data, 32)))
+    return F.tiny(F.decode(data, str(p), F.reduce_for(data, 32)), 16)
 
 
 def _final_value(p: Path, fast: bool) -> tuple[float, float, float, np.ndarray]:
@@ -539,6 +548,7 @@ def run_sort(ctx: Reporter, opts: Any) -> dict:
            "undo_id": op.id}
     ctx.result(**res)
     if result.trashed:
-        ctx.log(f"rejected faces are in {folder / '.trash'}; undo with the reviewer's undo or 'dfl-tui faceset "
-                f"{opts.side} recover-names' for names")
+        ctx.log(f"rejected faces are in {folder / '.trash'}")
+    ctx.log(f"undo the sort: 'dfl-tui faceset {opts.side} undo' (or u in the reviewer); original names only: "
+            f"'dfl-tui faceset {opts.side} recover-names'")
     return res

@@ -35,7 +35,16 @@ def run_faceset(ctx: Reporter, opts: Any) -> dict:
     folder = resolve_folder(ws, opts.side, opts.folder)
     action = opts.action
     ctx.log(f"{action} on {folder}")
-    if action == "unpack":
+    if action == "undo":
+        from .trash import Trash
+
+        op = Trash(folder).undo()
+        if op is None:
+            raise InputError(f"nothing to undo in {folder}")
+        what = op.action.removeprefix("undo ")
+        ctx.log(f"undid {what}: {len(op.moves)} file(s) put back")
+        res = {"undone": what, "files": len(op.moves)}
+    elif action == "unpack":
         from .pack import unpack_folder
 
         res = unpack_folder(folder, ctx, overwrite=opts.overwrite)
