@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ class Tmux:
     def __init__(self, env: dict[str, str]) -> None:
         self.sock = f"dfl-e2e-{os.getpid()}-{secrets.token_hex(3)}"
         self.env = env
+        self.session = "e2e-0"
 
     def __call__(self, *args: str, check: bool = True) -> str:
         out = subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *args], capture_output=True, text=True,
@@ -36,7 +38,7 @@ class Tmux:
         return out.stdout
 
     def capture(self, escapes: bool = False) -> str:
-        return self("capture-pane", "-p", *(["-e"] if escapes else []), "-t", "e2e")
+        return self("capture-pane", "-p", *(["-e"] if escapes else []), "-t", self.session)
 
     def wait_for(self, text: str, timeout: float = 20.0) -> float:
         t0 = time.monotonic()
@@ -47,24 +49,39 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; screen:\n{self.capture()}")
 
     def pane(self, fmt: str) -> str:
-        return self("display-message", "-p", "-t", "e2e", fmt).strip()
+        return self("display-message", "-p", "-t", self.session, fmt).strip()
 
-    def wait_dead(self, timeout: float = 15.0) -> str:
+    def wait_exit(self, status_file: Path, timeout: float = 15.0) -> str:
+        """The app's exit status, written by the wrapping shell (tmux may reap late)."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
-            dead, status, sig = self.pane("#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}").split("|")
-            # tmux sees the pty close first and the exit status a moment later.
-            if dead == "1" and (status or sig):
-                return status if status else f"signal {sig}"
+            if status_file.exists() and status_file.read_text().strip():
+                return status_file.read_text().strip()
             time.sleep(0.05)
         raise AssertionError(f"the app did not exit; screen:\n{self.capture()}")
 
-    def start(self, cmd: list[str]) -> float:
-        self("kill-session", "-t", "e2e", check=False)
+    def start(self, cmd: list[str], status_file: Path) -> float:
+        # A new session each time: killing the only session would stop the server under our feet.
+        self.session = f"e2e-{int(self.session.rsplit('-', 1)[1]) + 1}"
         t0 = time.monotonic()
-        self("new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30", " ".join(cmd))
-        self("set-option", "-t", "e2e", "remain-on-exit", "on")
+        # A shell runs the app and writes its exit status; then the pane stays for inspection.
+        line = f"{' '.join(shlex.quote(c) for c in cmd)}; echo $? > {shlex.quote(str(status_file))}; sleep 60"
+        self("new-session", "-d", "-s", self.session, "-x", "100", "-y", "30", line)
         return t0
+
+    def app_pid(self, timeout: float = 5.0) -> int:
+        """The app's pid: the child of the pane's shell."""
+        shell = int(self.pane("#{pane_pid}"))
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            try:
+                kids = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+            except OSError:
+                kids = []
+            if kids:
+                return int(kids[0])
+            time.sleep(0.05)
+        raise AssertionError("no app process in the pane")
 
 
 def _command() -> list[str]:
@@ -81,7 +98,7 @@ def test_real_app_in_tmux(tmp_path):
     # tmux's own environment for the pane: no COLORTERM, so dfl-tui must choose truecolor itself.
     cmd = ["env", "-u", "COLORTERM", *_command(), "-w", str(ws.root)]
     try:
-        t0 = tmux.start(cmd)
+        t0 = tmux.start(cmd, tmp_path / "exit-1")
         tmux.wait_for("Extract source frames")
         paint = time.monotonic() - t0
         tmux.wait_for("7 frames")  # the workspace state arrived
@@ -89,21 +106,19 @@ def test_real_app_in_tmux(tmp_path):
         assert "dfl-tui" in screen and "11" in screen and "Make the video" in screen
         ansi = tmux.capture(escapes=True)
         assert "38;2;" in ansi, "no truecolor escape codes inside tmux"
-        tmux("send-keys", "-t", "e2e", "f1")
+        tmux("send-keys", "-t", tmux.session, "f1")
         tmux.wait_for("home.demo")  # the help screen lists binding ids
-        tmux("send-keys", "-t", "e2e", "Escape")
+        tmux("send-keys", "-t", tmux.session, "Escape")
         tmux.wait_for("Extract source frames")
-        tmux("send-keys", "-t", "e2e", "q")
-        assert tmux.wait_dead() == "0"
+        tmux("send-keys", "-t", tmux.session, "q")
+        assert tmux.wait_exit(tmp_path / "exit-1") == "0"
         print(f"\nfirst paint in tmux: {paint:.2f} s")
 
         # A hang-up (the SSH connection or the tmux server goes) saves state and exits cleanly.
-        tmux.start(cmd + ["tui", "--theme", "dfl-light"])
+        tmux.start(cmd + ["tui", "--theme", "dfl-light"], tmp_path / "exit-2")
         tmux.wait_for("Extract source frames")
-        pid = int(tmux.pane("#{pane_pid}"))
-        # `env` exec's dfl-tui, so the pane's process is the app itself.
-        os.kill(pid, signal.SIGHUP)
-        assert tmux.wait_dead() == "0"
+        os.kill(tmux.app_pid(), signal.SIGHUP)
+        assert tmux.wait_exit(tmp_path / "exit-2") == "0"
         state = json.loads((tmp_path / "state" / "ui.json").read_text())
         assert state["theme"] == "dfl-light"
     finally:

@@ -64,3 +64,21 @@ async def test_jobs_screen_empty(tmp_path):
         assert "No jobs yet" in str(screen.query_one("#jobs-empty").render())
         await pilot.press("escape")
         assert not isinstance(app.screen, JobsScreen)
+
+
+async def test_home_shows_running_jobs(tmp_path):
+    ws = Workspace.open(tmp_path / "ws")
+    run = jobsmod.start(ws, "selftest", SelfTestOptions(items=400, delay=0.05), detach=True)
+    app = make_app(ws, tmp_path)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            home = app.screen
+            await wait_for(pilot, lambda: home.loaded >= 1)
+            await wait_for(pilot, lambda: (home.refresh_status() or True)
+                           and "Job self-test" in str(home.query_one("#jobs-strip").render()), what="jobs strip")
+            jobsmod.cancel(run)
+            jobsmod.wait(run, timeout=15)
+            home.refresh_status()
+            await wait_for(pilot, lambda: "No jobs running" in str(home.query_one("#jobs-strip").render()))
+    finally:
+        stop_all_jobs(ws)

@@ -239,3 +239,14 @@ def test_wheel_contains_the_themes(tmp_path):
     for name in shipped:
         assert any(n.endswith(f".data/data/share/dfl-tui/themes/{name}") for n in names), name
     assert "dfl_tui/tui/app.tcss" in names
+
+
+async def test_dead_terminal_exits_instead_of_spinning(tmp_path, monkeypatch):
+    """dolphie's trick: the TTY-alive check exits (after saving) once stdin is no terminal any more."""
+    app = make_app(Workspace.open(tmp_path / "ws"), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        monkeypatch.setattr("dfl_tui.tui.app.os.isatty", lambda fd: False)
+        app._check_tty()
+        await pilot.pause()
+    assert app.exiting_on == "tty-lost" and app.return_code == 0
+    assert (tmp_path / "state" / "ui.json").exists()

@@ -133,6 +133,22 @@ class DflApp(App[int]):
         if notify_ok:
             self.notify(f"{len(self.keymap_user)} key(s) from {keymap_path()}")
 
+    def key_for(self, binding_id: str, default: str = "") -> str:
+        """The key bound to ``binding_id`` now (after the user's keymap), as the footer writes it."""
+        from .keymap import key_display
+
+        keys = self.keymap_user.get(binding_id)
+        if not keys:
+            classes = [type(self), *(type(s) for s in self.screen_stack)]
+            for cls in classes:
+                for b in getattr(cls, "BINDINGS", []):
+                    if isinstance(b, Binding) and b.id == binding_id:
+                        keys = b.key
+                        break
+                if keys:
+                    break
+        return key_display(keys or default)
+
     def toggle_light(self) -> None:
         self.theme = LIGHT_THEME if self.theme != LIGHT_THEME else DEFAULT_THEME
 

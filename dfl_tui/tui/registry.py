@@ -33,7 +33,7 @@ from typing import Any
 SCREENS: dict[str, str] = {
     "view": "dfl_tui.tui.screens.review:ReviewScreen",
     "review": "dfl_tui.tui.screens.review:ReviewScreen",
-    "train": "dfl_tui.tui.screens.train:TrainScreen",
+    "train": "dfl_tui.tui.screens.train_monitor:TrainMonitorScreen",
     "merge": "dfl_tui.tui.screens.merge:MergeScreen",
     "xseg": "dfl_tui.tui.screens.xseg_editor:XSegEditorScreen",
     "manual-extract": "dfl_tui.tui.screens.manual_extract:ManualExtractScreen",

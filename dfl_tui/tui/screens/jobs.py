@@ -46,7 +46,8 @@ class JobsScreen(Screen):
         yield Header(show_clock=False, icon="◆")
         yield DataTable(id="jobs-table", cursor_type="row")
         yield Static("", id="jobs-empty")
-        yield JobView(id="job", poll_interval=getattr(self.app, "job_poll_interval", 0.25))
+        yield JobView(id="job", poll_interval=getattr(self.app, "job_poll_interval", 0.25),
+                      key_ids={"traceback": "jobs.traceback", "joblog": "jobs.joblog"})
         yield Footer()
 
     def on_mount(self) -> None:

@@ -103,7 +103,8 @@ class StepScreen(Screen):
                 yield Button("Run", id="run", variant="primary", compact=True)
                 yield Button("Stop job", id="cancel", variant="error", compact=True, disabled=True)
                 yield Button("Back", id="back", compact=True)
-        yield JobView(id="job", poll_interval=getattr(self.app, "job_poll_interval", 0.25))
+        yield JobView(id="job", poll_interval=getattr(self.app, "job_poll_interval", 0.25),
+                      key_ids={"traceback": "step.traceback", "joblog": "step.joblog"})
         yield Footer()
 
     def on_mount(self) -> None:

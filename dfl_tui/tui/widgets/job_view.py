@@ -41,9 +41,12 @@ class JobView(Vertical):
 
     MAX_LINES = 2000
 
-    def __init__(self, *, poll_interval: float = 0.25, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, poll_interval: float = 0.25, key_ids: dict[str, str] | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.poll_interval = poll_interval
+        # Binding ids of the screen's traceback / job.log keys, for hints that follow the keymap.
+        self.key_ids = dict(key_ids or {})
         self.run_dir: RunDir | None = None
         self.status: dict[str, Any] = {}
         self.mode = "events"  # or "traceback", "joblog"
@@ -142,11 +145,19 @@ class JobView(Vertical):
         self.query_one("#job-stats", Static).update(Text(stats))
         err = self.query_one("#job-error", Static)
         if state in ("failed", "lost"):
-            hint = "  (ctrl+t: traceback, ctrl+l: job.log)" if st.get("traceback") else "  (ctrl+l: job.log)"
-            err.update(Text(f"Error: {st.get('error') or 'the job failed'}{hint}"))
+            hints = []
+            if st.get("traceback"):
+                hints.append(f"{self._key('traceback', 'ctrl+t')}: traceback")
+            hints.append(f"{self._key('joblog', 'ctrl+l')}: job.log")
+            err.update(Text(f"Error: {st.get('error') or 'the job failed'}  ({', '.join(hints)})"))
             err.add_class("-shown")
         else:
             err.remove_class("-shown")
+
+    def _key(self, what: str, default: str) -> str:
+        key_for = getattr(self.app, "key_for", None)
+        bid = self.key_ids.get(what)
+        return key_for(bid, default) if (callable(key_for) and bid) else default
 
     def _write_line(self, level: str, text: str) -> None:
         style = LEVEL_STYLES.get(level, "")
@@ -178,7 +189,7 @@ class JobView(Vertical):
         self.mode = "traceback"
         log = self.query_one("#job-log", RichLog)
         log.clear()
-        log.border_title = "traceback (ctrl+t: back)"
+        log.border_title = f"traceback ({self._key('traceback', 'ctrl+t')}: back)"
         log.write(Text(tb))
 
     def toggle_joblog(self) -> None:
@@ -201,5 +212,5 @@ class JobView(Vertical):
             return
         log = self.query_one("#job-log", RichLog)
         log.clear()
-        log.border_title = "job.log (ctrl+l: back)"
+        log.border_title = f"job.log ({self._key('joblog', 'ctrl+l')}: back)"
         log.write(Text(msg.text or "(job.log is empty)"))
