@@ -226,3 +226,25 @@ def test_reviewer_snapshot(tmp_path, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 28), run_before=run_before)
+
+
+def test_reviewer_imports_no_numpy_cv2_or_torch():
+    code = ("import sys, dfl_tui.tui.screens.review, dfl_tui.faceset.options, dfl_tui.faceset.journal; "
+            "print(sorted(m for m in ('numpy', 'cv2', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_halfblock_pixels_to_cells():
+    import numpy as np
+
+    from dfl_tui.tui.widgets import halfblock
+
+    rgb = np.array([[[255, 0, 0], [255, 0, 0], [0, 0, 255]],
+                    [[0, 255, 0], [0, 255, 0], [0, 0, 255]]], np.uint8)
+    strips = halfblock.render(rgb, quantize=0)
+    assert len(strips) == 1 and strips[0].cell_length == 3
+    segs = list(strips[0])
+    assert [s.text for s in segs] == ["▀▀", "▀"]  # equal neighbours merged into one segment
+    assert segs[0].style.color.triplet == (255, 0, 0) and segs[0].style.bgcolor.triplet == (0, 255, 0)
+    assert halfblock.style_for(0xFF0000, 0x00FF00) is segs[0].style  # cached
