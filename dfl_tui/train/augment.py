@@ -166,7 +166,9 @@ def sampling_grid(p: WarpParams, res: int, device: torch.device, *, warped: bool
 
 
 def apply_image(img: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    return F.grid_sample(img, grid, mode="bicubic", padding_mode="border", align_corners=True).clamp_(0.0, 1.0)
+    """Bicubic, replicated border (coordinates clamped to the image, so warped and target agree outside it)."""
+    return F.grid_sample(img, grid.clamp(-1.0, 1.0), mode="bicubic", padding_mode="border",
+                         align_corners=True).clamp_(0.0, 1.0)
 
 
 def apply_mask(mask: torch.Tensor, grid: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:

@@ -290,9 +290,10 @@ def training_facts(reader: MetricsReader, model_state: dict[str, Any], status: d
     f.running = f.state in ("running", "starting", "queued")
     last = reader.last
     prog = status.get("progress") or {}
+    counts = prog.get("counts") or {}
     f.iteration = max(int(model_state.get("iteration", 0) or 0), last.it if last else 0,
-                      int(prog.get("done") or 0) if f.running else 0)
-    f.target = int((trainer_opts or {}).get("target_iter") or prog.get("total") or 0)
+                      int(counts.get("iteration") or 0) if f.running else 0)
+    f.target = int((trainer_opts or {}).get("target_iter") or 0)
     if last is not None:
         f.losses = dict(last.loss)
         f.ms, f.sps = last.ms, last.sps

@@ -147,15 +147,21 @@ def _encode(img: np.ndarray, ext: str) -> bytes:
     return buf.tobytes()
 
 
-def write_previews(mdir: ModelDir, panels: list[tuple[str, np.ndarray]], iteration: int) -> list[Path]:
-    """The latest panels as ``previews/<panel>.png`` plus ``previews/index.json`` (for the monitor)."""
+def write_previews(mdir: ModelDir, panels: list[tuple[str, np.ndarray]], iteration: int,
+                   cell: int | None = None) -> list[Path]:
+    """The latest panels as ``previews/<panel>.png`` plus ``previews/index.json`` (for the monitor).
+
+    ``cell`` is the face size in pixels: the monitor uses it to show one row of a panel at a time."""
     mdir.previews_dir.mkdir(parents=True, exist_ok=True)
     paths, index = [], []
     for name, img in panels:
         fname = slug(name) + ".png"
         atomic_write_bytes(mdir.previews_dir / fname, _encode(img, ".png"), fsync=False)
         paths.append(mdir.previews_dir / fname)
-        index.append({"name": name, "file": fname, "width": int(img.shape[1]), "height": int(img.shape[0])})
+        entry = {"name": name, "file": fname, "width": int(img.shape[1]), "height": int(img.shape[0])}
+        if cell:
+            entry.update(cell=int(cell), rows=int(img.shape[0]) // int(cell), cols=int(img.shape[1]) // int(cell))
+        index.append(entry)
     atomic_write_json(mdir.preview_index_path, {"iteration": int(iteration), "time": time.time(), "panels": index},
                       fsync=False)
     return paths

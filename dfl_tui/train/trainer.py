@@ -477,7 +477,7 @@ class Trainer:
         if not force and now - self.last_preview_t < PREVIEW_MIN_SECONDS:
             return
         self.last_preview_t = now
-        paths = write_previews(self.mdir, self._panels(self.last_batch), self.model.iteration)
+        paths = write_previews(self.mdir, self._panels(self.last_batch), self.model.iteration, cell=self.res)
         if not getattr(self, "_preview_announced", False) and paths:
             self._preview_announced = True
             self.ctx.artifact("preview", str(paths[0]))
@@ -532,8 +532,10 @@ class Trainer:
         autosave_s = float(self.topts.get("autosave_minutes") or 25.0) * 60.0
         backup_s = float(self.topts.get("autobackup_hours") or 0) * 3600.0
         history_on = bool(self.topts.get("write_preview_history"))
-        ctx.stage("training", total=target or None, unit="it")
         start_it = self.model.iteration
+        # Progress counts this session's iterations (so the job's it/s and ETA are right after a
+        # resume); the model's own iteration goes along as a count.
+        ctx.stage("training", total=(target - start_it) if target > start_it else None, unit="it")
         if target and start_it >= target:
             self.log(f"the model is already at iteration {start_it}, the target is {target}: nothing to do "
                      "(raise --target-iter to go on)")
@@ -575,7 +577,8 @@ class Trainer:
                 for k, v in losses.items():
                     self.save_losses[k] = self.save_losses.get(k, 0.0) + v
                 self.save_count += 1
-                ctx.progress(it, target or None, **{k: round(v, 4) for k, v in losses.items()})
+                ctx.progress(it - start_it, (target - start_it) if target else None, iteration=it,
+                             **{k: round(v, 4) for k, v in losses.items()})
                 now = time.monotonic()
                 if now - last_console >= 10.0:
                     last_console = now
