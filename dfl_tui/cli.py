@@ -266,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_missing", None):
         print(f"dfl-tui {args._missing}: not available yet in this version.", file=sys.stderr)
         return 2
+    if getattr(args, "_step", None) == "extract-faces" and getattr(args, "detector", None) == "manual":
+        from .commands.manual_extract import run_manual_cli  # interactive: the TUI's manual screen
+
+        return run_manual_cli(args)
     if getattr(args, "_step", None):
         return run_step_command(args, args._step)
     module = importlib.import_module(args._module)

@@ -65,9 +65,14 @@ def run(args: argparse.Namespace) -> int:
 
     action = args.xseg_action
     if action == "editor":
-        from .tui import main as tui_main
+        from .manual_extract import run_screen
 
-        return int(tui_main(args, open_step=f"xseg-edit-{args.side}") or 0)
+        def make() -> object:
+            from ..tui.screens.xseg_editor import XSegEditorScreen
+
+            return XSegEditorScreen(side=args.side)
+
+        return run_screen(args, make)
     try:
         if action == "train":
             opts = optmod.from_namespace(XSegTrainOptions, args)

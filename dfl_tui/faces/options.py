@@ -10,7 +10,7 @@ from ..options import OptionError, opt
 from .facetype import CLI_CHOICES, FaceType
 
 SIDE_CHOICES = ("src", "dst")
-DETECTOR_CHOICES = ("auto", "s3fd", "mediapipe")
+DETECTOR_CHOICES = ("auto", "s3fd", "mediapipe", "manual")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+(,\d+)*)$")
 
 
@@ -18,7 +18,8 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+(,\d+)*)$")
 class ExtractFacesOptions:
     side: str = opt("src", "which frames: src (data_src/) or dst (data_dst/)", choices=SIDE_CHOICES, positional=True)
     detector: str = opt("auto", "face detector: s3fd (DeepFaceLab's S3FD + FAN, needs its weights), mediapipe "
-                        "(offline, CPU), auto (s3fd when its weights are present, else mediapipe)",
+                        "(offline, CPU), auto (s3fd when its weights are present, else mediapipe), manual "
+                        "(place each face by hand in the terminal; landmarks from auto)",
                         choices=DETECTOR_CHOICES)
     face_type: str = opt("whole", "how much of the head the aligned crop covers", choices=CLI_CHOICES)
     size: int | None = opt(None, "aligned face size in pixels (default 512; 768 for head)", min=64, max=4096)
@@ -34,6 +35,9 @@ class ExtractFacesOptions:
     weights_dir: str | None = opt(None, "folder holding the s3fd/FAN weight files (default: the torch hub cache)",
                                   advanced=True)
     flip_input: bool = opt(False, "s3fd: also run FAN on the mirrored crop and average (2x slower)", advanced=True)
+    fix_deleted_debug: bool = opt(False, "with --detector manual: only the frames whose aligned_debug image was "
+                                  "deleted (in review) or that had no face; their earlier faces go to the trash",
+                                  advanced=True)
     overwrite: bool = opt(False, "start again: existing faces and debug images go to the trash first "
                           "(without it, a re-run continues after the last extracted frame)")
 

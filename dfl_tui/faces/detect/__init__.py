@@ -21,6 +21,11 @@ DETECTORS = ("auto", "s3fd", "mediapipe")
 
 def resolve_detector(name: str, *, three_d: bool = False, weights_dir: str | os.PathLike | None = None) -> tuple[str, str]:
     """The backend ``name`` stands for, and why (for the job log and result)."""
+    if name == "manual":
+        from ...errors import InputError
+
+        raise InputError("--detector manual is interactive: run 'dfl-tui extract-faces SIDE --detector manual' in a "
+                         "terminal, or open 'Manual face extraction' in the TUI")
     if name == "auto":
         missing = weights.missing_files(three_d, weights_dir)
         if not missing:
