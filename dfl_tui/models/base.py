@@ -81,8 +81,18 @@ class FaceSwapModel(nn.Module):
         raise NotImplementedError
 
     def sampler_config(self) -> dict[str, Any]:
-        """What the sample generator must produce for this model (resolution, flips, warp, ...)."""
+        """What the sample generator must produce for this model, with pretrain overrides applied:
+        resolution, face_type (h/mf/f/wf/head), batch_size, random_warp, random_src_flip,
+        random_dst_flip, flip_probability (0.4), uniform_yaw, ct_mode (None or rct/lct/mkl/idt/sot),
+        random_hsv_power (warped src only), scale_range (+-), rotation_range (degrees),
+        translation_range (fraction of res), eyes_mouth_mask (whether target_*m_em is read), pretrain."""
         raise NotImplementedError
+
+    def display_options(self) -> dict[str, Any]:
+        """The options as they are in effect (for summary.txt), e.g. with pretrain's overrides."""
+        from ..options import to_dict
+
+        return to_dict(self.opts)
 
     # -- set-up ---------------------------------------------------------------------------------
     def _finish_init(self) -> None:

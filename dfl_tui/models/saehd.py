@@ -120,6 +120,18 @@ class SAEHDModel(FaceSwapModel):
             "eyes_mouth_mask": True, "pretrain": o.pretrain,
         }
 
+    def display_options(self) -> dict[str, Any]:
+        from ..options import to_dict
+
+        shown = to_dict(self.hp)
+        cfg = self.sampler_config()
+        shown.update(masked_training=self.masked_training, random_warp=self.random_warp,
+                     random_src_flip=cfg["random_src_flip"], random_dst_flip=cfg["random_dst_flip"],
+                     uniform_yaw=cfg["uniform_yaw"], random_hsv_power=cfg["random_hsv_power"],
+                     gan_power=self.gan_power, face_style_power=self.face_style * 100,
+                     bg_style_power=self.bg_style * 100, lr_dropout="n" if self.pretrain else self.hp.lr_dropout)
+        return shown
+
     # -- forward --------------------------------------------------------------------------------
     def _codes(self, ws: Tensor, wd: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(src code, dst code, swap code) of warped src and dst, with one encoder pass."""
