@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..jobs.context import Reporter
+from ..provenance.metadata import read_provenance, video_tags
 from ..util.atomic import _fsync_dir
 from ..workspace import list_images
 from . import trash
@@ -31,10 +32,8 @@ from .probe import container_format, find_video, open_video, probe, resolve_in_w
 
 # Tags written into videos made from merged (synthetic) frames: machine-readable
 # disclosure that the content is AI-generated (see DESIGN.md, "Responsible use").
-SYNTHETIC_TAGS = {
-    "comment": "AI-generated (dfl-tui): this video contains synthetic face-swapped content",
-    "description": "AI-generated (dfl-tui)",
-}
+# The merged frames' own provenance (model, watermark id) is added when they carry it.
+SYNTHETIC_TAGS = video_tags()
 
 DEFAULT_FPS = Fraction(25)
 
@@ -227,8 +226,9 @@ def run_make_video(ctx: Reporter, o: MakeVideoOptions) -> dict[str, Any]:
     if fps is None:
         fps = DEFAULT_FPS
         ctx.warn(f"no data_dst video in {ws.root}: using {float(fps):g} fps and no audio (give --fps N to choose)")
-    synthetic = src.resolve() == ws.merged.resolve()
-    metadata = dict(SYNTHETIC_TAGS) if synthetic else None
+    provenance = read_provenance(frames[0]) if frames[0].suffix.lower() == ".png" else None
+    synthetic = src.resolve() == ws.merged.resolve() or provenance is not None
+    metadata = video_tags(provenance) if synthetic else None
     quality = dict(crf=o.crf, bitrate=o.bitrate, lossless=o.lossless)
     res = encode_video(frames, out, fps, reference if o.audio else None, metadata=metadata, reporter=ctx,
                        trash_old=True, **quality)
