@@ -88,8 +88,9 @@ class MetricsReader:
                 if k not in self.loss_names:
                     self.loss_names.append(k)
             self.points.append(p)
-        if len(self.points) > self.max_points:
-            self._compact()
+            if len(self.points) > self.max_points:
+                while len(self.points) > self.max_points * 3 // 4:
+                    self._compact()
         self.version += 1
 
     def _event(self, d: dict[str, Any]) -> None:
