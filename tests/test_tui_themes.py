@@ -224,15 +224,29 @@ def test_keys_command_prints_binding_ids():
         assert bid in out.stdout
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git to copy the tracked sources")
+def _tracked_copy(dest: Path) -> Path:
+    """The repository's tracked files copied to ``dest`` (so the build leaves no build/ in the checkout)."""
+    out = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, timeout=30)
+    if out.returncode != 0 or shutil.which("git") is None:
+        return REPO
+    for rel in filter(None, out.stdout.decode().split("\0")):
+        src = REPO / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
 def test_wheel_contains_the_themes(tmp_path):
     """`pip wheel .` puts themes/*.toml into the wheel (installed under share/dfl-tui/themes)."""
+    src = _tracked_copy(tmp_path / "src") if shutil.which("git") else REPO
     out = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path / "dist")],
         capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    wheel = next(tmp_path.glob("dfl_tui-*.whl"))
+    wheel = next((tmp_path / "dist").glob("dfl_tui-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     shipped = sorted(p.name for p in (REPO / "themes").glob("*.toml"))
     assert {"dfl-dark.toml", "dfl-light.toml"} <= set(shipped)
