@@ -7,6 +7,12 @@ Detector: the 256 px back-camera BlazeFace first; frames where it finds nothing 
 the 128 px short-range model, which is better on faces that fill the frame (close-ups,
 re-extraction from aligned crops), before any rotation retry.
 
+Orientation: BlazeFace's keypoints assume an upright face (on an upside-down face it
+reports the eyes as if upright), so the mesh is fitted both ways up and the higher
+face-presence logit wins; a fit scoring under ``STRONG_LOGIT`` is *weak* and sends the
+search on through DeepFaceLab's frame rotations (``base.find_faces``). Tested on the
+photos turned in 15 degree steps: every roll of the frontal faces comes out right.
+
 Second pass (``accurate``), chosen by measurement: we re-fit the mesh on a region of
 interest built from the first mesh itself (MediaPipe's own tracking ROI: the points'
 box in the eye-levelled frame x 1.5) and average five fits on that ROI scaled by
