@@ -19,6 +19,7 @@ AREAS: dict[str, tuple[str, str]] = {
     "merge": ("dfl_tui.merge.bench", "merging: frames/s"),
     "review": ("dfl_tui.faceset.bench", "faceset reviewer: thumbnail grid loading and redraw speed"),
     "video": ("dfl_tui.video.bench", "frame extraction and video encoding speed"),
+    "xseg": ("dfl_tui.xseg.bench", "XSeg: training it/s, apply faces/s, augmentation and generic-mask speed"),
 }
 
 
