@@ -156,3 +156,32 @@ def test_cli_manual_route_and_job_refusal(tmp_path):
     args = cli.build_parser().parse_args(["-w", str(ws.root), "extract-faces", "dst", "--detector", "manual",
                                           "--fix-deleted-debug"])
     assert args.detector == "manual" and args.fix_deleted_debug is True
+
+
+async def test_reviewer_E_redoes_the_frames_whose_debug_image_was_deleted(tmp_path):
+    """Review aligned_debug, delete a bad frame, press E: only that frame comes up for manual extraction."""
+    from dfl_tui import jobs, workflow
+    from dfl_tui.faces.options import ExtractFacesOptions
+    from dfl_tui.tui.screens.manual_extract import ManualExtractScreen
+    from dfl_tui.tui.screens.review import ReviewScreen
+
+    ws = frames_ws(tmp_path / "ws")
+    st = jobs.run_inline(ws, "extract-faces", ExtractFacesOptions(side="dst", detector="mediapipe", size=128))
+    assert st["state"] == "done", st
+    (ws.aligned_debug("dst") / "00001.jpg").unlink()
+    app = make_app(ws, tmp_path)
+    async with app.run_test(size=(110, 40)) as pilot:
+        review = ReviewScreen(workflow.get("review-dst"))
+        app.push_screen(review)
+        await wait_for(pilot, lambda: review.loaded, what="the reviewer")
+        await pilot.press("E")
+        await wait_for(pilot, lambda: isinstance(app.screen, ManualExtractScreen), what="the manual screen")
+        scr = app.screen
+        await wait_for(pilot, lambda: scr.bgr is not None, what="the frame")
+        assert scr.mode == "deleted-debug" and [p.name for p in scr.frames] == ["00001.png"]
+        # Space: no face in it; its old face goes to the (undoable) trash.
+        await pilot.press("space")
+        assert not (ws.aligned("dst") / "00001_0.jpg").exists()
+        assert (ws.aligned("dst") / ".trash" / "00001_0.jpg").exists()
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.screen is review, what="back in the reviewer")

@@ -383,6 +383,8 @@ class ReviewScreen(Screen):
         Binding("x", "dupes(False)", "Select duplicates", id="review.dupes", show=False),
         Binding("X", "dupes(True)", "Show duplicate groups", id="review.dupe-groups", show=False),
         Binding("v", "switch_folder", "aligned / aligned_debug", id="review.switch", show=False),
+        Binding("E", "redo_deleted_debug", "Re-extract by hand the frames whose debug image was deleted",
+                id="review.redo-debug", show=False),
         Binding("plus,equals_sign", "zoom(1)", "Bigger thumbnails", id="review.zoom-in", show=False),
         Binding("minus", "zoom(-1)", "Smaller thumbnails", id="review.zoom-out", show=False),
         Binding("r", "reload", "Reload", id="review.reload", show=False),
@@ -894,6 +896,14 @@ class ReviewScreen(Screen):
         self.filter = None
         self._title()
         self._load()
+
+    def action_redo_deleted_debug(self) -> None:
+        """DeepFaceLab's debug fix: review aligned_debug (v), delete the bad frames, then E re-does only those
+        (and the frames that had no face) in the manual extraction screen."""
+        from .manual_extract import open_fix_deleted_debug
+
+        self.save_state()
+        open_fix_deleted_debug(self.app, self.side)
 
     def action_reload(self) -> None:
         self._load(self.grid.current_name)
