@@ -246,3 +246,28 @@ def test_channels_last_and_bf16_autocast_run_on_cpu(runtime):
     swap = model.predict(batch["target_dst"])[0]
     assert swap.dtype == torch.float32 and swap.shape == (2, 3, 32, 32)
     assert model.describe()["channels_last"] is True
+
+
+def test_bench_cli_prints_json_and_table(capsys):
+    import argparse
+    import json
+
+    from dfl_tui.models import bench
+
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    small = ["--model", "saehd", "--res", "64", "--batch", "1", "--iters", "1", "--warmup", "0",
+             "--set", "ae_dims=32", "--set", "e_dims=16", "--set", "d_dims=16", "--set", "d_mask_dims=16",
+             "--device", "cpu"]
+    assert bench.run(p.parse_args(small + ["--json"])) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["model"] == "SAEHD" and r["resolution"] == 64 and r["batch"] == 1 and r["it_per_s"] > 0
+    assert r["flops_per_iter"] > 1e8 and r["peak_mem_mb"] > 0 and r["share_of_peak"] is None
+    assert bench.run(p.parse_args(small + ["--no-flops"])) == 0
+    assert "iterations/s" in capsys.readouterr().out
+    assert bench.run(p.parse_args(["--model", "nope"])) == 2
+    assert "unknown model" in capsys.readouterr().out
+    assert bench.card_peak("NVIDIA H100 80GB HBM3", True) == (989.4, "bf16 dense")
+    assert bench.card_peak("NVIDIA H100 PCIe", False)[0] == 378.0
+    assert bench.card_peak("NVIDIA GeForce RTX 3090", True)[0] == 71.0
+    assert bench.card_peak("NVIDIA H200", True)[0] == 989.4 and bench.card_peak("Mystery", True)[0] is None
