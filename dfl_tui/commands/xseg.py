@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         def make() -> object:
             from ..tui.screens.xseg_editor import XSegEditorScreen
 
-            return XSegEditorScreen(side=args.side)
+            screen = XSegEditorScreen(side=args.side)
+            screen.standalone = True
+            return screen
 
         return run_screen(args, make)
     try:

@@ -623,7 +623,7 @@ class ManualExtractScreen(Screen):
         if self.standalone:
             self.app.exit(0)
         else:
-            self.app.pop_screen()
+            self.dismiss(self.accepted)
 
     def save_state(self) -> None:
         """Nothing buffered: every accepted face is written when it is accepted."""
@@ -635,8 +635,11 @@ def list_frames(frames_dir: Path) -> list[Path]:
     return list_images(frames_dir)
 
 
-def open_fix_deleted_debug(app: Any, side: str) -> ManualExtractScreen:
-    """The reviewer's "re-do the frames whose debug image I deleted" flow (DeepFaceLab's debug fix)."""
+def open_fix_deleted_debug(app: Any, side: str, on_close: Any = None) -> ManualExtractScreen:
+    """The reviewer's "re-do the frames whose debug image I deleted" flow (DeepFaceLab's debug fix).
+
+    ``on_close()`` runs when the manual screen closes (the reviewer reloads its faces).
+    """
     screen = ManualExtractScreen(side=side, mode="deleted-debug")
-    app.push_screen(screen)
+    app.push_screen(screen, callback=(lambda _accepted: on_close()) if on_close is not None else None)
     return screen

@@ -903,7 +903,7 @@ class ReviewScreen(Screen):
         from .manual_extract import open_fix_deleted_debug
 
         self.save_state()
-        open_fix_deleted_debug(self.app, self.side)
+        open_fix_deleted_debug(self.app, self.side, on_close=self.action_reload)
 
     def action_reload(self) -> None:
         self._load(self.grid.current_name)

@@ -840,4 +840,7 @@ class XSegEditorScreen(Screen):
             self.redraw()
             return
         self.save_current()
-        self.app.pop_screen()
+        if getattr(self, "standalone", False):
+            self.app.exit(0)
+        else:
+            self.dismiss(self.saved_count)
