@@ -76,11 +76,38 @@ def order_by(values: np.ndarray, descending: bool = True) -> np.ndarray:
     return np.argsort(-v if descending else v, kind="stable")
 
 
+KNN_TREE_MIN = 4000  # from this many rows, nearest neighbours come from a k-d tree on 12 principal components
+KNN_TREE_DIMS = 12
+
+
 def knn(x: np.ndarray, k: int, *, farthest: bool = False, block: int = 1024) -> np.ndarray:
-    """Indices of each row's k nearest (or farthest) other rows by Euclidean distance."""
+    """Indices of each row's k nearest (or farthest) other rows by Euclidean distance.
+
+    Small sets are exact (blocked matrix products). Large sets project onto their first
+    12 principal components and ask a k-d tree, which is O(n log n) where the exact
+    search is O(n^2); the shortlist is then re-ranked by the full distance.
+    """
     n = len(x)
     k = max(1, min(k, n - 1))
     x = np.ascontiguousarray(x, np.float32)
+    if n >= KNN_TREE_MIN and not farthest:
+        from scipy.spatial import cKDTree
+
+        mean = x.mean(0)
+        sample = x[:: max(1, n // 4000)] - mean
+        _, _, vt = np.linalg.svd(sample, full_matrices=False)
+        low = (x - mean) @ vt[:KNN_TREE_DIMS].T
+        wide = min(n - 1, 2 * k)
+        _, idx = cKDTree(low).query(low, k=wide + 1, workers=-1)
+        idx = np.asarray(idx, np.int64)
+        # drop self, re-rank by the full distance, keep k
+        out = np.empty((n, k), np.int64)
+        for s in range(0, n, 8192):
+            e = min(n, s + 8192)
+            cand = idx[s:e, 1:]
+            d = ((x[cand] - x[s:e, None, :]) ** 2).sum(-1)
+            out[s:e] = np.take_along_axis(cand, np.argsort(d, axis=1, kind="stable")[:, :k], 1)
+        return out
     sq = (x * x).sum(1)
     out = np.empty((n, k), np.int64)
     for s in range(0, n, block):
@@ -95,17 +122,40 @@ def knn(x: np.ndarray, k: int, *, farthest: bool = False, block: int = 1024) -> 
     return out
 
 
+EXACT_CHAIN_MAX = 4000
+
+
 def greedy_chain(x: np.ndarray, start: int = 0, *, farthest: bool = False, k: int = 24,
-                 distance: str = "l2") -> np.ndarray:
+                 distance: str = "l2", exact: bool | None = None) -> np.ndarray:
     """Visit every row, each time going to the nearest (or farthest) row not yet visited.
 
-    A k-nearest shortlist answers most steps; when all of a row's shortlist is visited the
-    step falls back to an exact search over what is left, so the chain is exact for L2.
+    Identical rows (the same frame extracted twice, say) are chained once and kept together.
+    A k-nearest shortlist answers most steps. When a row's whole shortlist is visited, small
+    sets (``exact``, up to 4,000 rows) search everything that is left, so the chain is exactly
+    DeepFaceLab's greedy one; large sets first try the shortlists of the shortlist (two hops),
+    which stay inside a cluster of similar faces, and search everything only to leave a
+    cluster. That keeps a 50,000-face chain near O(n log n) instead of O(n^2).
     """
+    x = np.ascontiguousarray(x, np.float32)
     n = len(x)
     if n <= 2:
         return np.arange(n)
-    x = np.ascontiguousarray(x, np.float32)
+    uniq, first, inverse = np.unique(x, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(uniq) < n:  # chain the distinct rows, then expand each into its copies
+        members: dict[int, list[int]] = {}
+        for i, u in enumerate(inverse.tolist()):
+            members.setdefault(u, []).append(i)
+        sub = greedy_chain(uniq, int(inverse[start]), farthest=farthest, k=k, distance=distance, exact=exact)
+        out = []
+        for u in sub.tolist():
+            grp = members[u]
+            if start in grp:
+                grp = [start] + [g for g in grp if g != start]
+            out.extend(grp)
+        return np.asarray(out, np.int64)
+    if exact is None:
+        exact = n <= EXACT_CHAIN_MAX
     # The shortlist comes from Euclidean neighbours (one matrix product); for L1 the step then picks the
     # shortlisted face with the smallest L1 distance, which agrees with exact L1 nearly always.
     nbrs = knn(x, k, farthest=farthest)
@@ -116,35 +166,34 @@ def greedy_chain(x: np.ndarray, start: int = 0, *, farthest: bool = False, k: in
     order[0] = cur
     left = np.flatnonzero(~visited)
     stale = 0
-    misses = 0
+
+    def pick(cand: np.ndarray) -> int:
+        diff = x[cand] - x[cur]
+        d = np.abs(diff).sum(1) if distance == "l1" else (diff * diff).sum(1)
+        return int(cand[np.argmax(d) if farthest else np.argmin(d)])
+
     for step in range(1, n):
-        remaining = n - step
-        if misses > max(64, remaining // 64) and remaining > 4 * k:
-            # Shortlists go stale as the chain eats the set: rebuild them among what is left.
-            idx = np.flatnonzero(~visited)
-            idx = np.append(idx, cur)
-            nbrs[idx] = idx[knn(x[idx], k, farthest=farthest)]
-            misses = 0
         nxt = -1
+        row = nbrs[cur]
         if distance == "l2":
-            for j in nbrs[cur]:
+            for j in row:
                 if not visited[j]:
                     nxt = int(j)
                     break
         else:
-            short = nbrs[cur][~visited[nbrs[cur]]]
+            short = row[~visited[row]]
             if len(short):
-                d = np.abs(x[short] - x[cur]).sum(1)
-                nxt = int(short[np.argmax(d) if farthest else np.argmin(d)])
+                nxt = pick(short)
+        if nxt < 0 and not exact:
+            hop2 = nbrs[row].reshape(-1)
+            hop2 = hop2[~visited[hop2]]
+            if len(hop2):
+                nxt = pick(np.unique(hop2))
         if nxt < 0:
-            misses += 1
             if stale > len(left) // 2:
                 left = np.flatnonzero(~visited)
                 stale = 0
-            cand = left[~visited[left]]
-            diff = x[cand] - x[cur]
-            d = np.abs(diff).sum(1) if distance == "l1" else (diff * diff).sum(1)
-            nxt = int(cand[np.argmax(d) if farthest else np.argmin(d)])
+            nxt = pick(left[~visited[left]])
         visited[nxt] = True
         stale += 1
         order[step] = nxt
