@@ -117,3 +117,23 @@ def make_dst(root: Path, n: int = 5, *, no_face=(2,), two_faces=(), corrupt=(), 
             write_face(ws.aligned("dst"), stem, frame, lm2, 1, xseg=xseg_for() if with_xseg else None)
             info["landmarks"][stem].append(lm2)
     return info
+
+
+TINY_SAEHD = dict(resolution=64, face_type="wf", archi="df-ud", ae_dims=32, e_dims=16, d_dims=16, d_mask_dims=16)
+
+
+def save_tiny_model(ws, name: str = "tiny", kind: str = "SAEHD", options: dict | None = None, iteration: int = 3):
+    """A real (untrained) model folder as the trainer writes it: options.json + a complete checkpoint."""
+    from dfl_tui.models import build_model
+    from dfl_tui.train.checkpoint import save_checkpoint
+    from dfl_tui.train.modeldir import ModelDir
+
+    opts = dict(TINY_SAEHD if kind == "SAEHD" else {}, **(options or {}))
+    model = build_model(kind, opts, "cpu")
+    mdir = ModelDir.of(ws, name)
+    mdir.write_options({"format": "dfl-tui-model/1", "model": kind, "options": opts, "trainer": {}, "fixed": []})
+    parts = model.state_dict_parts()
+    parts.pop("state", None)
+    save_checkpoint(mdir, parts, iteration=iteration, model=kind)
+    mdir.write_state({"iteration": iteration})
+    return mdir

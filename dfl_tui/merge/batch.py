@@ -183,6 +183,37 @@ def merged_key(path: Path) -> str | None:
 # ---------------------------------------------------------------------------
 
 
+def motion_table(stems: list[str], groups: dict[str, list[DstFace]]) -> Callable[[int], tuple[float, float] | None]:
+    """Frame index -> the face's motion (power, angle) between its neighbours; None when off.
+
+    Off for every frame when any frame has several faces (DeepFaceLab's rule), and for
+    frames without a face or without a neighbouring face."""
+    multi = any(len(fs) > 1 for fs in groups.values())
+    lm_of = {stem: np.asarray(fs[0].meta.source_landmarks, np.float32) for stem, fs in groups.items() if len(fs) == 1}
+
+    def motion_for(i: int) -> tuple[float, float] | None:
+        if multi:
+            return None
+        cur = lm_of.get(stems[i])
+        prev_lm = lm_of.get(stems[i - 1]) if i > 0 else None
+        next_lm = lm_of.get(stems[i + 1]) if i + 1 < len(stems) else None
+        if cur is None or (prev_lm is None and next_lm is None):
+            return None
+        return motion_vector(prev_lm if prev_lm is not None else cur, next_lm if next_lm is not None else cur)
+
+    return motion_for
+
+
+def fallback_settings(s: FrameSettings, faces: list[FaceJob]) -> FrameSettings:
+    """XSeg-dst modes for a frame whose faces lack XSeg masks: the landmark hull (mask mode dst) instead."""
+    if s.mask_mode in ("XSeg-dst", "XSeg-prd*XSeg-dst", "learned-prd*learned-dst*XSeg-prd*XSeg-dst") and \
+            any(f.xseg is None for f in faces):
+        from ..options import replace
+
+        return replace(s, mask_mode="dst")
+    return s
+
+
 @dataclass
 class _Frame:
     index: int
@@ -261,20 +292,9 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
                      "landmark hull (mask mode dst) instead")
 
     # motion blur needs one face per frame (DeepFaceLab switches it off otherwise)
-    multi = any(len(fs) > 1 for fs in groups.values())
-    if multi and any(s.motion_blur > 0 for s in per_frame):
+    motion_for = motion_table(stems, groups)
+    if any(len(fs) > 1 for fs in groups.values()) and any(s.motion_blur > 0 for s in per_frame):
         ctx.warn("motion blur is off: some frames have several faces (as in DeepFaceLab)")
-    lm_of = {stem: np.asarray(fs[0].meta.source_landmarks, np.float32) for stem, fs in groups.items() if len(fs) == 1}
-
-    def motion_for(i: int) -> tuple[float, float] | None:
-        if multi:
-            return None
-        prev_lm = lm_of.get(stems[i - 1]) if i > 0 else None
-        next_lm = lm_of.get(stems[i + 1]) if i + 1 < len(stems) else None
-        cur = lm_of.get(stems[i])
-        if cur is None or (prev_lm is None and next_lm is None):
-            return None
-        return motion_vector(prev_lm if prev_lm is not None else cur, next_lm if next_lm is not None else cur)
 
     out_dir, mask_dir = ws.merged, ws.merged_mask
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -328,7 +348,7 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
         result: MergeResult | None = None
         if fr.faces:
             try:
-                result = merge_frame(fr.image, fr.faces, preds, _fallback(s, fr.faces), res, ft,
+                result = merge_frame(fr.image, fr.faces, preds, fallback_settings(s, fr.faces), res, ft,
                                      motion=motion_for(fr.index), xseg_prd=xprd)
             except (MaskUnavailable, cv2.error, ValueError) as exc:
                 notes.append(f"{fr.path.name}: could not be merged ({exc}); copied through unchanged")
@@ -394,8 +414,8 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
                     no_face_frames.append(fr.path.name)
                 batch.append(fr)
                 nfaces += len(fr.faces)
-            preds_by_frame = _predict(predictor, batch)
-            xprd_by_frame = _xseg_prd(xseg_model, batch, preds_by_frame, res, ft) if xseg_model is not None else None
+            preds_by_frame = predict_frames(predictor, batch)
+            xprd_by_frame = xseg_prd_masks(xseg_model, batch, preds_by_frame, res, ft) if xseg_model is not None else None
             for j, fr in enumerate(batch):
                 writing.append(writers.submit(write, fr, preds_by_frame[j],
                                               xprd_by_frame[j] if xprd_by_frame is not None else None))
@@ -413,17 +433,7 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
     return _result(counts, total, out_dir, elapsed, counts["merged"] + counts["copied"])
 
 
-def _fallback(s: FrameSettings, faces: list[FaceJob]) -> FrameSettings:
-    """XSeg-dst modes for a frame whose faces lack XSeg masks: use the landmark hull instead (announced)."""
-    if s.mask_mode in ("XSeg-dst", "XSeg-prd*XSeg-dst", "learned-prd*learned-dst*XSeg-prd*XSeg-dst") and \
-            any(f.xseg is None for f in faces):
-        from ..options import replace
-
-        return replace(s, mask_mode="dst")
-    return s
-
-
-def _predict(predictor: Predictor, batch: list[_Frame]) -> list[list[Prediction]]:
+def predict_frames(predictor: Predictor, batch: list[_Frame]) -> list[list[Prediction]]:
     """One model call per morph value for all faces of the batch; predictions split back per frame."""
     out: list[list[Prediction]] = [[] for _ in batch]
     by_morph: dict[float, list[tuple[int, int]]] = {}
@@ -441,7 +451,7 @@ def _predict(predictor: Predictor, batch: list[_Frame]) -> list[list[Prediction]
     return out
 
 
-def _xseg_prd(xseg: Any, batch: list[_Frame], preds: list[list[Prediction]], res: int,
+def xseg_prd_masks(xseg: Any, batch: list[_Frame], preds: list[list[Prediction]], res: int,
               ft: FaceType) -> list[list[np.ndarray | None]]:
     """XSeg masks of the predicted faces (in the model's face space), with the trained XSeg model."""
     from ..faces.landmarks import get_transform_mat

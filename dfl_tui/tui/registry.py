@@ -34,7 +34,7 @@ SCREENS: dict[str, str] = {
     "view": "dfl_tui.tui.screens.review:ReviewScreen",
     "review": "dfl_tui.tui.screens.review:ReviewScreen",
     "train": "dfl_tui.tui.screens.train_monitor:TrainMonitorScreen",
-    "merge": "dfl_tui.tui.screens.merge:MergeScreen",
+    "merge": "dfl_tui.tui.screens.merger:MergerScreen",
     "xseg": "dfl_tui.tui.screens.xseg_editor:XSegEditorScreen",
     "manual-extract": "dfl_tui.tui.screens.manual_extract:ManualExtractScreen",
 }

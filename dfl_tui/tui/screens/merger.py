@@ -1,0 +1,715 @@
+"""The interactive merger (step 10): tune the merge frame by frame, then merge the rest as a job.
+
+DeepFaceLab's "Merger" window in the terminal. The current frame is merged with the
+current settings and drawn with half-block pixels; every setting has DeepFaceLab's key
+(Tab shows them all); ``v``/``b`` switch between the result, the original and the mask;
+``-``/``=`` zoom on the face. Settings are per frame with inheritance: a change applies
+to this frame and the ones after it up to the next frame that has its own settings
+(a *keyframe*). ``/`` and ``m`` copy the settings to the next/previous frame, ``?``
+applies them to all following frames, ``M`` to all frames. Enter (or ``>``) starts the
+``merge`` job for all frames with these per-frame settings and shows its progress.
+
+The session is saved after every change as ``model/<name>/merger_session.json`` and
+resumed next time, at the frame you left.
+
+Nothing here imports torch: the model runs in a helper process
+(:mod:`dfl_tui.merge.preview_worker`) that this screen starts and talks to from thread
+workers, so the UI never waits for it. The helper predicts the next frames while you
+look at the current one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.segment import Segment
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Static
+
+from ...merge.options import (COLOR_TRANSFER_MODES, MASK_MODES, MODES, SHARPEN_MODES, FrameSettings, MergeOptions,
+                              settings_dict)
+from ...options import describe
+from ...options import replace as opt_replace
+from ..messages import JobStarted, JobStartFailed
+from ..widgets.job_view import JobView
+
+VIEWS = ("after", "before", "mask")
+ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+_SPECS = {s.name: s for s in describe(FrameSettings)}
+
+# (setting, label, keys) in the order of the settings panel
+PANEL = (
+    ("mode", "mode", "` 1-6"),
+    ("mask_mode", "mask", "x X"),
+    ("erode_mask", "erode", "w s"),
+    ("blur_mask", "blur", "e d"),
+    ("motion_blur", "motion blur", "r f"),
+    ("face_scale", "face scale %", "u j"),
+    ("color_transfer", "colour transfer", "c C"),
+    ("hist_match_threshold", "hist threshold", "q a"),
+    ("masked_hist_match", "masked hist", "z"),
+    ("sharpen_mode", "sharpen mode", "n N"),
+    ("sharpen_amount", "sharpen/blur", "y h"),
+    ("super_resolution", "super-res", "t g"),
+    ("image_denoise", "denoise", "i k"),
+    ("bicubic_degrade", "bicubic degrade", "o l"),
+    ("color_degrade", "colour degrade", "p ; :"),
+    ("morph_factor", "morph (AMP)", "[ ]"),
+)
+
+HELP_TEXT = """\
+Interactive merger keys (DeepFaceLab's where they exist)
+  ` 1 2 3 4 5 6   mode: original overlay hist-match seamless seamless-hist-match raw-rgb raw-predict
+  x / X           next / previous mask mode          c / C   next / previous colour transfer
+  w / s           erode + / -   (Shift: x5)           e / d   blur + / -
+  r / f           motion blur + / -                   u / j   face scale + / -
+  q / a           hist-match threshold + / -          z       masked hist-match on/off
+  y / h           sharpen (+) / blur (-)              n / N   sharpen mode
+  t / g           super-resolution + / -              i / k   image denoise + / -
+  o / l           bicubic degrade + / -               p ; :   colour degrade +1 / -1 / -5
+  [ / ]           AMP morph factor - / +              #       visible "AI-generated" label on/off
+  . / ,           next / previous frame               <       first frame
+  /               next frame, giving it these settings
+  m               previous frame, giving it these settings
+  ?               these settings for all following frames
+  M               these settings for all frames (and go to the first)
+  backspace       this frame inherits again (drop its own settings)
+  - / =           zoom out / in on the face           v / b   view result/original/mask, before/after
+  enter or >      merge all frames now (a background job) with these per-frame settings
+  tab             this help                           escape  leave (the session is saved)
+"""
+
+
+class Prepared(Message):
+    bubble = False
+
+    def __init__(self, model: str | None, session: Any, stems: list[str], error: str | None = None) -> None:
+        super().__init__()
+        self.model, self.session, self.stems, self.error = model, session, stems, error
+
+
+class HelperReady(Message):
+    bubble = False
+
+    def __init__(self, client: Any, info: dict[str, Any] | None, error: str | None = None) -> None:
+        super().__init__()
+        self.client, self.info, self.error = client, info, error
+
+
+class Rendered(Message):
+    bubble = False
+
+    def __init__(self, req: int, meta: dict[str, Any], arrays: dict[str, Any], strips: list[Strip], view: str) -> None:
+        super().__init__()
+        self.req, self.meta, self.arrays, self.strips, self.view = req, meta, arrays, strips, view
+
+
+class ViewDrawn(Message):
+    bubble = False
+
+    def __init__(self, req: int, strips: list[Strip], view: str) -> None:
+        super().__init__()
+        self.req, self.strips, self.view = req, strips, view
+
+
+def draw(arrays: dict[str, Any], view: str) -> list[Strip]:
+    """Half-block strips of one view (RGB arrays from the helper); numpy is imported here, in a thread."""
+    import numpy as np
+
+    from ..widgets.halfblock import render
+
+    img = arrays.get(view)
+    if img is None:
+        return []
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return render(img, quantize=2)
+
+
+class MergeImage(Widget):
+    """The merged frame in half-block pixels, centred."""
+
+    DEFAULT_CSS = """
+    MergeImage { width: 1fr; height: 1fr; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.strips: list[Strip] = []
+        self.message = "starting the merger's model helper..."
+
+    def set_strips(self, strips: list[Strip]) -> None:
+        self.strips = strips
+        self.refresh()
+
+    def set_message(self, text: str) -> None:
+        self.strips = []
+        self.message = text
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if not self.strips:
+            lines = self.message.split("\n")
+            first = self.size.height // 2 - len(lines) // 2
+            if first <= y < first + len(lines):
+                return Strip([Segment(lines[y - first][:width].center(width), self.rich_style)])
+            return Strip.blank(width, self.rich_style)
+        top = max(0, (self.size.height - len(self.strips)) // 2)
+        i = y - top
+        if i < 0 or i >= len(self.strips):
+            return Strip.blank(width, self.rich_style)
+        strip = self.strips[i]
+        left = max(0, (width - strip.cell_length) // 2)
+        if left:
+            strip = Strip.join([Strip.blank(left, self.rich_style), strip])
+        return strip.extend_cell_length(width, self.rich_style).crop(0, width)
+
+
+class MergerScreen(Screen):
+    HELP_TITLE = "Interactive merger"
+
+    DEFAULT_CSS = """
+    MergerScreen #merger-title { height: 1; padding: 0 1; }
+    MergerScreen #merger-body { height: 1fr; }
+    MergerScreen #merger-panel { width: 38; padding: 0 1; border-left: solid $primary 40%; }
+    MergerScreen #merger-status { height: 2; padding: 0 1; }
+    MergerScreen #merger-help { display: none; height: auto; padding: 0 1; background: $panel; }
+    MergerScreen #merger-help.shown { display: block; }
+    MergerScreen #job { height: auto; max-height: 12; }
+    """
+
+    BINDINGS = [
+        Binding("grave_accent", "mode(0)", "original", id="merger.mode-original", show=False),
+        Binding("1", "mode(1)", "overlay", id="merger.mode-overlay", show=False),
+        Binding("2", "mode(2)", "hist-match", id="merger.mode-hist-match", show=False),
+        Binding("3", "mode(3)", "seamless", id="merger.mode-seamless", show=False),
+        Binding("4", "mode(4)", "seamless-hist-match", id="merger.mode-seamless-hist-match", show=False),
+        Binding("5", "mode(5)", "raw-rgb", id="merger.mode-raw-rgb", show=False),
+        Binding("6", "mode(6)", "raw-predict", id="merger.mode-raw-predict", show=False),
+        Binding("q", "step('hist_match_threshold', 1)", "hist threshold +", id="merger.hist-up", show=False),
+        Binding("Q", "step('hist_match_threshold', 5)", "hist threshold +5", id="merger.hist-up5", show=False),
+        Binding("a", "step('hist_match_threshold', -1)", "hist threshold -", id="merger.hist-down", show=False),
+        Binding("A", "step('hist_match_threshold', -5)", "hist threshold -5", id="merger.hist-down5", show=False),
+        Binding("w", "step('erode_mask', 1)", "erode +", id="merger.erode-up", show=False),
+        Binding("W", "step('erode_mask', 5)", "erode +5", id="merger.erode-up5", show=False),
+        Binding("s", "step('erode_mask', -1)", "erode -", id="merger.erode-down", show=False),
+        Binding("S", "step('erode_mask', -5)", "erode -5", id="merger.erode-down5", show=False),
+        Binding("e", "step('blur_mask', 1)", "blur +", id="merger.blur-up", show=False),
+        Binding("E", "step('blur_mask', 5)", "blur +5", id="merger.blur-up5", show=False),
+        Binding("d", "step('blur_mask', -1)", "blur -", id="merger.blur-down", show=False),
+        Binding("D", "step('blur_mask', -5)", "blur -5", id="merger.blur-down5", show=False),
+        Binding("r", "step('motion_blur', 1)", "motion blur +", id="merger.motion-up", show=False),
+        Binding("R", "step('motion_blur', 5)", "motion blur +5", id="merger.motion-up5", show=False),
+        Binding("f", "step('motion_blur', -1)", "motion blur -", id="merger.motion-down", show=False),
+        Binding("F", "step('motion_blur', -5)", "motion blur -5", id="merger.motion-down5", show=False),
+        Binding("t", "step('super_resolution', 1)", "super-res +", id="merger.sr-up", show=False),
+        Binding("T", "step('super_resolution', 5)", "super-res +5", id="merger.sr-up5", show=False),
+        Binding("g", "step('super_resolution', -1)", "super-res -", id="merger.sr-down", show=False),
+        Binding("G", "step('super_resolution', -5)", "super-res -5", id="merger.sr-down5", show=False),
+        Binding("y", "step('sharpen_amount', 1)", "sharpen +", id="merger.sharpen-up", show=False),
+        Binding("Y", "step('sharpen_amount', 5)", "sharpen +5", id="merger.sharpen-up5", show=False),
+        Binding("h", "step('sharpen_amount', -1)", "sharpen - (blur)", id="merger.sharpen-down", show=False),
+        Binding("H", "step('sharpen_amount', -5)", "sharpen -5 (blur)", id="merger.sharpen-down5", show=False),
+        Binding("u", "step('face_scale', 1)", "face scale +", id="merger.scale-up", show=False),
+        Binding("U", "step('face_scale', 5)", "face scale +5", id="merger.scale-up5", show=False),
+        Binding("j", "step('face_scale', -1)", "face scale -", id="merger.scale-down", show=False),
+        Binding("J", "step('face_scale', -5)", "face scale -5", id="merger.scale-down5", show=False),
+        Binding("i", "step('image_denoise', 1)", "denoise +", id="merger.denoise-up", show=False),
+        Binding("I", "step('image_denoise', 5)", "denoise +5", id="merger.denoise-up5", show=False),
+        Binding("k", "step('image_denoise', -1)", "denoise -", id="merger.denoise-down", show=False),
+        Binding("K", "step('image_denoise', -5)", "denoise -5", id="merger.denoise-down5", show=False),
+        Binding("o", "step('bicubic_degrade', 1)", "bicubic degrade +", id="merger.degrade-up", show=False),
+        Binding("O", "step('bicubic_degrade', 5)", "bicubic degrade +5", id="merger.degrade-up5", show=False),
+        Binding("l", "step('bicubic_degrade', -1)", "bicubic degrade -", id="merger.degrade-down", show=False),
+        Binding("L", "step('bicubic_degrade', -5)", "bicubic degrade -5", id="merger.degrade-down5", show=False),
+        Binding("p", "step('color_degrade', 1)", "colour degrade +", id="merger.cdegrade-up", show=False),
+        Binding("P", "step('color_degrade', 5)", "colour degrade +5", id="merger.cdegrade-up5", show=False),
+        Binding("semicolon", "step('color_degrade', -1)", "colour degrade -", id="merger.cdegrade-down", show=False),
+        Binding("colon", "step('color_degrade', -5)", "colour degrade -5", id="merger.cdegrade-down5", show=False),
+        Binding("left_square_bracket", "step('morph_factor', -0.05)", "morph -", id="merger.morph-down", show=False),
+        Binding("right_square_bracket", "step('morph_factor', 0.05)", "morph +", id="merger.morph-up", show=False),
+        Binding("z", "toggle_masked_hist", "masked hist-match", id="merger.masked-hist", show=False),
+        Binding("x", "cycle('mask_mode', 1)", "mask mode", id="merger.mask-next", show=False),
+        Binding("X", "cycle('mask_mode', -1)", "mask mode (back)", id="merger.mask-prev", show=False),
+        Binding("c", "cycle('color_transfer', 1)", "colour transfer", id="merger.ct-next", show=False),
+        Binding("C", "cycle('color_transfer', -1)", "colour transfer (back)", id="merger.ct-prev", show=False),
+        Binding("n", "cycle('sharpen_mode', 1)", "sharpen mode", id="merger.sharpen-mode", show=False),
+        Binding("N", "cycle('sharpen_mode', -1)", "sharpen mode (back)", id="merger.sharpen-mode-prev", show=False),
+        Binding("number_sign", "toggle_label", "AI-generated label", id="merger.label", show=False),
+        Binding("full_stop", "frame(1)", "Next", id="merger.next"),
+        Binding("comma", "frame(-1)", "Prev", id="merger.prev"),
+        Binding("less_than_sign", "first", "first frame", id="merger.first", show=False),
+        Binding("slash", "override_next", "next, overriding it", id="merger.override-next", show=False),
+        Binding("m", "override_prev", "previous, overriding it", id="merger.override-prev", show=False),
+        Binding("question_mark", "apply_following", "Apply to following", id="merger.apply-following"),
+        Binding("M", "apply_all", "Apply to all", id="merger.apply-all"),
+        Binding("backspace", "clear_frame", "inherit again", id="merger.clear-frame", show=False),
+        Binding("minus", "zoom(-1)", "zoom out", id="merger.zoom-out", show=False),
+        Binding("equals_sign", "zoom(1)", "Zoom", id="merger.zoom-in"),
+        Binding("plus", "zoom(1)", "zoom in", id="merger.zoom-in2", show=False),
+        Binding("v", "cycle_view", "View", id="merger.view"),
+        Binding("b", "before_after", "before/after", id="merger.before-after", show=False),
+        Binding("enter", "merge_all", "Merge all", id="merger.merge"),
+        Binding("greater_than_sign", "merge_all", "merge all", id="merger.merge2", show=False),
+        Binding("tab", "toggle_help", "Keys", id="merger.help"),
+        Binding("escape", "back", "Back", id="merger.back"),
+    ]
+
+    def __init__(self, entry: Any = None, *, model: str | None = None, **kw: Any) -> None:
+        super().__init__(classes="merger-screen")
+        self.entry = entry
+        opts = dict(getattr(entry, "options", {}) or {})
+        self.model_name: str | None = model or opts.get("model") or None
+        self.client: Any = None
+        self.info: dict[str, Any] = {}
+        self.stems: list[str] = []
+        self.pos = 0
+        self.session: Any = None
+        self.settings = FrameSettings()
+        self.view = "after"
+        self.zoom_i = 0
+        self.label = False
+        self.arrays: dict[str, Any] = {}
+        self.meta: dict[str, Any] = {}
+        self._req = 0
+        self._shown_req = 0
+        self._save_timer: Any = None
+        self._render_timer: Any = None
+        self.last_message = ""
+        self.render_count = 0
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        yield Static("10 · Merge", id="merger-title")
+        with Horizontal(id="merger-body"):
+            yield MergeImage(id="merger-image")
+            with Vertical(id="merger-panel"):
+                yield Static("", id="merger-settings")
+        yield Static(Text(HELP_TEXT), id="merger-help")
+        yield Static("", id="merger-status")
+        yield JobView(id="job", poll_interval=getattr(self.app, "job_poll_interval", 0.25))
+        yield Footer()
+
+    @property
+    def image(self) -> MergeImage:
+        return self.query_one("#merger-image", MergeImage)
+
+    def on_mount(self) -> None:
+        self.query_one("#job", JobView).display = False
+        self._show_settings()
+        self._prepare()
+
+    # -- start: model, session, frames; then the helper process --------------------------------
+    @work(thread=True, exclusive=True, group="merger-prepare", exit_on_error=False)
+    def _prepare(self) -> None:
+        from ...merge.session import MergeSession
+        from ...workspace import list_images
+
+        ws = self.app.workspace  # type: ignore[attr-defined]
+        try:
+            models = [m for m in ws.models() if m.get("model") != "XSeg"]
+            name = self.model_name
+            if not name:
+                if not models:
+                    self.post_message(Prepared(None, None, [], "No trained model in model/: train one first "
+                                                                "(step 9), then come back here."))
+                    return
+                newest = max(models, key=lambda m: _mtime(Path(m["path"]) / "state.json"))
+                name = newest["name"]
+            stems = [p.stem for p in list_images(ws.frames("dst"))]
+            if not stems:
+                self.post_message(Prepared(name, None, [], f"No frames in {ws.frames('dst')}: extract the dst "
+                                                           "frames first (step 3)."))
+                return
+            session = MergeSession.open(ws.model_dir / name, MergeOptions().frame_settings())
+            self.post_message(Prepared(name, session, stems))
+        except Exception as exc:  # noqa: BLE001 - shown on screen
+            self.post_message(Prepared(None, None, [], f"{type(exc).__name__}: {exc}"))
+
+    @on(Prepared)
+    def _on_prepared(self, msg: Prepared) -> None:
+        if msg.error:
+            self.image.set_message(msg.error)
+            self._status(msg.error)
+            return
+        self.model_name, self.session, self.stems = msg.model, msg.session, msg.stems
+        cur = self.session.current
+        self.pos = self.stems.index(cur) if cur in self.stems else 0
+        self.settings = self.session.settings_for(self.stem)
+        self._title()
+        self._show_settings()
+        self.image.set_message(f"loading model '{self.model_name}' in the helper process...")
+        self._start_helper(self.model_name)
+
+    @work(thread=True, exclusive=True, group="merger-helper", exit_on_error=False)
+    def _start_helper(self, model: str) -> None:
+        from ...errors import DflError
+        from ...merge.preview_client import PreviewClient
+
+        ws = self.app.workspace  # type: ignore[attr-defined]
+        device = getattr(self.app, "merge_device", "auto")
+        try:
+            client = PreviewClient(ws.root, model, device, log_path=ws.model_dir / model / "merger_helper.log")
+        except OSError as exc:
+            self.post_message(HelperReady(None, None, f"could not start the helper: {exc}"))
+            return
+        try:
+            info = client.wait_ready()
+        except DflError as exc:
+            client.close()
+            self.post_message(HelperReady(None, None, str(exc)))
+            return
+        self.post_message(HelperReady(client, info))
+
+    @on(HelperReady)
+    def _on_helper(self, msg: HelperReady) -> None:
+        if msg.error or msg.client is None:
+            self.image.set_message(f"The merger could not start:\n{msg.error}")
+            self._status(str(msg.error))
+            return
+        if not self.is_mounted:  # left before it was ready
+            msg.client.close()
+            return
+        self.client = msg.client
+        self.info = msg.info or {}
+        if self.session is not None and self.session.model_iteration != self.info.get("iteration"):
+            self.session.model_iteration = self.info.get("iteration")
+        self._title()
+        warnings = self.info.get("warnings") or []
+        if warnings:
+            self._status(f"{len(warnings)} warning(s): {warnings[0]}")
+        self._schedule_render()
+
+    # -- state helpers ---------------------------------------------------------------------------
+    @property
+    def stem(self) -> str:
+        return self.stems[self.pos] if self.stems else ""
+
+    def _title(self) -> None:
+        t = Text()
+        t.append("10 · Merge", style="bold")
+        if self.model_name:
+            facts = self.info
+            t.append(" │ ", style="dim")
+            t.append(f"model {self.model_name}", style="bold")
+            if facts:
+                t.append(f" ({facts.get('model_type')}, iteration {facts.get('iteration')}, "
+                         f"{facts.get('resolution')} px, {facts.get('device')})", style="dim")
+        if self.stems:
+            t.append(" │ ", style="dim")
+            t.append(f"frame {self.stem} ({self.pos + 1}/{len(self.stems)})", style="bold")
+            if self.session is not None and self.stem in self.session.keyframes:
+                t.append("  ◆ own settings", style="bold")
+        t.append(f" │ view {self.view}" + (f" x{ZOOMS[self.zoom_i]:g}" if self.zoom_i else ""), style="dim")
+        if self.label:
+            t.append(" │ + label", style="dim")
+        self.query_one("#merger-title", Static).update(t)
+
+    def _show_settings(self) -> None:
+        s = settings_dict(self.settings)
+        base = dict(self.session.base) if self.session is not None else settings_dict(FrameSettings())
+        t = Text()
+        t.append("settings of this frame\n", style="bold")
+        for name, label, keys in PANEL:
+            v = s[name]
+            if isinstance(v, bool):
+                val = "on" if v else "off"
+            elif isinstance(v, float):
+                val = f"{v:.2f}"
+            else:
+                val = str(v)
+            changed = v != base.get(name)
+            t.append(f"{label:<16}", style="dim")
+            t.append(f"{val:<13}", style="bold" if changed else "")
+            t.append(f"{keys}\n", style="dim")
+        if self.session is not None:
+            t.append(f"\n{self.session.summary()}\n", style="dim")
+        t.append("tab: all keys", style="dim")
+        self.query_one("#merger-settings", Static).update(t)
+
+    def _status(self, text: str) -> None:
+        self.last_message = text
+        self.query_one("#merger-status", Static).update(Text(text))
+
+    # -- rendering -------------------------------------------------------------------------------
+    def _schedule_render(self) -> None:
+        if self._render_timer is not None:
+            self._render_timer.stop()
+        self._render_timer = self.set_timer(0.03, self._request_render)
+
+    def _request_render(self) -> None:
+        self._render_timer = None
+        if self.client is None or not self.stems:
+            return
+        self._req += 1
+        size = self.image.size
+        width, height = max(8, size.width), max(8, size.height * 2)
+        self._render_frame(self._req, self.stem, settings_dict(self.settings), width, height, ZOOMS[self.zoom_i],
+                     self.label, self.view)
+
+    @work(thread=True, exclusive=True, group="merger-render", exit_on_error=False)
+    def _render_frame(self, req: int, stem: str, settings: dict[str, Any], width: int, height: int, zoom: float,
+                label: bool, view: str) -> None:
+        from ...errors import DflError
+
+        client = self.client
+        if client is None:
+            return
+        try:
+            meta, arrays = client.render(stem, settings, width, height, zoom, label)
+        except DflError as exc:
+            self.post_message(Rendered(req, {"error": str(exc)}, {}, [], view))
+            return
+        strips = draw(arrays, view) if arrays else []
+        self.post_message(Rendered(req, meta, arrays, strips, view))
+
+    @on(Rendered)
+    def _on_rendered(self, msg: Rendered) -> None:
+        if msg.req < self._shown_req:
+            return
+        self._shown_req = msg.req
+        self.render_count += 1
+        if msg.meta.get("error"):
+            self.arrays = {}
+            self.image.set_message(str(msg.meta["error"]))
+            self._status(f"{self.stem}: {msg.meta['error']}")
+            return
+        self.meta, self.arrays = msg.meta, msg.arrays
+        if msg.view == self.view:
+            self.image.set_strips(msg.strips)
+        else:
+            self._redraw()
+        notes = "; ".join(msg.meta.get("notes") or [])
+        faces = msg.meta.get("faces", 0)
+        self._status(f"{self.stem}: {faces} face{'s' if faces != 1 else ''} merged in {msg.meta.get('merge_ms')} ms"
+                     + (f" · {notes}" if notes else ""))
+
+    def _redraw(self) -> None:
+        """Another view of the last result: no helper round trip."""
+        if not self.arrays:
+            return
+        self._draw_view(self._shown_req, dict(self.arrays), self.view)
+
+    @work(thread=True, exclusive=True, group="merger-draw", exit_on_error=False)
+    def _draw_view(self, req: int, arrays: dict[str, Any], view: str) -> None:
+        self.post_message(ViewDrawn(req, draw(arrays, view), view))
+
+    @on(ViewDrawn)
+    def _on_view_drawn(self, msg: ViewDrawn) -> None:
+        if msg.req == self._shown_req and msg.view == self.view:
+            self.image.set_strips(msg.strips)
+
+    def on_resize(self) -> None:
+        self._schedule_render()
+
+    # -- settings --------------------------------------------------------------------------------
+    def _apply(self, new: FrameSettings) -> None:
+        if new == self.settings or self.session is None:
+            return
+        self.settings = new
+        self.session.set_frame(self.stem, new)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._show_settings()
+        self._title()
+        self._schedule_save()
+        self._schedule_render()
+
+    def action_mode(self, i: int) -> None:
+        self._apply(opt_replace(self.settings, mode=MODES[int(i)]))
+
+    def action_step(self, name: str, delta: float) -> None:
+        spec = _SPECS[name]
+        v = getattr(self.settings, name) + delta
+        if spec.min is not None:
+            v = max(spec.min, v)
+        if spec.max is not None:
+            v = min(spec.max, v)
+        v = round(v, 2) if isinstance(getattr(self.settings, name), float) else int(v)
+        self._apply(opt_replace(self.settings, **{name: v}))
+
+    def action_cycle(self, name: str, direction: int) -> None:
+        choices = {"mask_mode": MASK_MODES, "color_transfer": COLOR_TRANSFER_MODES, "sharpen_mode": SHARPEN_MODES}[name]
+        i = choices.index(getattr(self.settings, name))
+        self._apply(opt_replace(self.settings, **{name: choices[(i + int(direction)) % len(choices)]}))
+
+    def action_toggle_masked_hist(self) -> None:
+        self._apply(opt_replace(self.settings, masked_hist_match=not self.settings.masked_hist_match))
+
+    def action_toggle_label(self) -> None:
+        self.label = not self.label
+        self._title()
+        self._schedule_render()
+
+    # -- frames ------------------------------------------------------------------------------------
+    def _goto(self, pos: int) -> None:
+        if not self.stems:
+            return
+        pos = max(0, min(len(self.stems) - 1, pos))
+        if pos == self.pos:
+            return
+        self.pos = pos
+        if self.session is not None:
+            self.settings = self.session.settings_for(self.stem)
+            self.session.current = self.stem
+        self._changed()
+
+    def action_frame(self, delta: int) -> None:
+        self._goto(self.pos + int(delta))
+
+    def action_first(self) -> None:
+        self._goto(0)
+
+    def action_override_next(self) -> None:
+        if self.session is None or self.pos + 1 >= len(self.stems):
+            return
+        self.session.set_frame(self.stems[self.pos + 1], self.settings)
+        self._goto(self.pos + 1)
+
+    def action_override_prev(self) -> None:
+        if self.session is None or self.pos == 0:
+            return
+        self.session.set_frame(self.stems[self.pos - 1], self.settings)
+        self._goto(self.pos - 1)
+
+    def action_apply_following(self) -> None:
+        if self.session is None:
+            return
+        dropped = self.session.apply_following(self.stem, self.settings)
+        self._status(f"these settings now apply from {self.stem} to the last frame"
+                     + (f" ({dropped} later frame setting(s) replaced)" if dropped else ""))
+        self._changed()
+
+    def action_apply_all(self) -> None:
+        if self.session is None:
+            return
+        self.session.apply_all(self.settings)
+        self._status("these settings now apply to all frames")
+        if self.pos:
+            self._goto(0)
+        else:
+            self._changed()
+
+    def action_clear_frame(self) -> None:
+        if self.session is None:
+            return
+        self.session.clear_frame(self.stem)
+        self.settings = self.session.settings_for(self.stem)
+        self._changed()
+
+    # -- view ----------------------------------------------------------------------------------------
+    def action_zoom(self, delta: int) -> None:
+        i = max(0, min(len(ZOOMS) - 1, self.zoom_i + int(delta)))
+        if i != self.zoom_i:
+            self.zoom_i = i
+            self._title()
+            self._schedule_render()
+
+    def action_cycle_view(self) -> None:
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        self._title()
+        self._redraw()
+
+    def action_before_after(self) -> None:
+        self.view = "before" if self.view != "before" else "after"
+        self._title()
+        self._redraw()
+
+    def action_toggle_help(self) -> None:
+        self.query_one("#merger-help", Static).toggle_class("shown")
+        self.call_after_refresh(self._schedule_render)  # the image area changed size
+
+    # -- the session file --------------------------------------------------------------------------
+    def _schedule_save(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(0.3, self._save_in_thread)
+
+    def _save_in_thread(self) -> None:
+        self._save_timer = None
+        self._save_worker()
+
+    @work(thread=True, exclusive=True, group="merger-save", exit_on_error=False)
+    def _save_worker(self) -> None:
+        self.save_state()
+
+    def save_state(self) -> None:
+        """Write the session (also called by the app on exit and hang-up)."""
+        if self.session is not None:
+            if self.stems:
+                self.session.current = self.stem
+            try:
+                self.session.save()
+            except OSError as exc:  # a full disk, say: keep going, say so
+                self.last_message = f"could not save the merger session: {exc}"
+
+    # -- merging everything ------------------------------------------------------------------------
+    def action_merge_all(self) -> None:
+        if self.session is None or not self.model_name:
+            return
+        self.save_state()
+        self._start_job(self.model_name, self.label)
+
+    @work(thread=True, exclusive=True, group="merger-job", exit_on_error=False)
+    def _start_job(self, model: str, label: bool) -> None:
+        from ... import jobs
+        from ...options import validate
+
+        ws = self.app.workspace  # type: ignore[attr-defined]
+        try:
+            opts = validate(MergeOptions(model=model, session=True, label=label))
+            run = jobs.start(ws, "merge", opts, detach=True)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.post_message(JobStartFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(JobStarted(run.id, str(run.path)))
+
+    @on(JobStarted)
+    def _on_job_started(self, msg: JobStarted) -> None:
+        from ...jobs.rundir import RunDir
+
+        jv = self.query_one("#job", JobView)
+        jv.display = True
+        jv.follow(RunDir(Path(msg.run_path)))
+        self._status(f"merging all {len(self.stems)} frames in the background (job {msg.run_id}); "
+                     "you can keep tuning, or leave: the job goes on")
+
+    @on(JobStartFailed)
+    def _on_job_failed(self, msg: JobStartFailed) -> None:
+        self._status(f"could not start the merge: {msg.error}")
+
+    # -- leaving -------------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.save_state()
+        self._close_helper()
+        self.app.pop_screen()
+
+    def _close_helper(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            import threading
+
+            threading.Thread(target=client.close, name="merger-helper-close", daemon=True).start()
+
+    def on_unmount(self) -> None:
+        self._close_helper()
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
+
