@@ -199,6 +199,15 @@ async def test_monitor_without_a_model_says_how_to_start(tmp_path):
         await pilot.press("o")
         await pilot.pause()
         assert isinstance(app.screen, StepScreen) and app.screen.entry.step == "train"
+        # The form starts from a new model's defaults (a switch cannot say "keep", so every value is shown).
+        from textual.widgets import Select, Switch
+
+        form = app.screen.form
+        assert form.field("model").value == "SAEHD" and form.field("random_warp").value is True
+        assert form.field("random_dst_flip").value is True and form.field("adabelief").value is True
+        values, errors = form.collect()
+        assert not errors and values.model_options()["random_warp"] is True
+        assert isinstance(form.field("face_type"), Select) and isinstance(form.field("masked_training"), Switch)
 
 
 def test_recorded_run_json_is_what_the_trainer_writes(tmp_path):

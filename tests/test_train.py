@@ -352,3 +352,26 @@ def test_bench_train_prints_figures(tmp_path, capsys):
     assert cli.main(args[:-1] + ["--no-flops"]) == 0
     out = capsys.readouterr().out
     assert "iterations/s" in out and "augment" in out and "peak memory" in out
+
+
+@pytest.mark.slow
+def test_torchrun_data_parallel_keeps_ranks_identical(tmp_path):
+    """Two CPU ranks (gloo): each trains on its own faces, gradients are averaged, weights stay equal."""
+    import re
+
+    ws = make_workspace(tmp_path / "ws", n=4, size=64)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "dfl_tui.train.ddp", "-w", str(ws.root),
+           "--model", "SAEHD", "--name", "tiny", "--resolution", "64", "--ae-dims", "32", "--e-dims", "16",
+           "--d-dims", "16", "--d-mask-dims", "16", "--batch-size", "4", "--archi", "df-ud", "--lr-dropout", "y",
+           "--target-iter", "4"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=str(ROOT),
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    st = jobs.list_jobs(ws)[0]
+    assert st["state"] == "done" and st["result"]["iteration"] == 4
+    rank0 = re.findall(r"rank 0: weights checksum (\S+)", events_text(st, ws))
+    rank1 = re.findall(r"rank 1: weights checksum (\S+)", res.stderr)
+    assert rank0 and rank0 == rank1
+    assert "rank 1 of 2: 2 faces per side" in res.stderr
+    assert ckpt.find_checkpoint(ModelDir.of(ws, "tiny"))[1]["iteration"] == 4

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import steps as stepsmod
     from ..cli import follow_run, workspace_from
     from ..train.modeldir import ModelDir
-    from ..train.options import TrainOptions, describe_changes, resolve
+    from ..train.options import TrainOptions, describe_changes, not_applicable, resolve
     from ..train.samples import PAK_NAME
     from ..workspace import count_images
 
@@ -101,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"asked job {live.id} to {args.request}")
         return 0
 
+    kind = opts.model or (saved or {}).get("model")
+    if kind:
+        extra = not_applicable(kind, optmod.given(args, TrainOptions))
+        if extra:
+            fixed = " (Quick96's settings are fixed)" if kind == "Quick96" else ""
+            return _err(f"{', '.join('--' + n.replace('_', '-') for n in extra)}: not an option of {kind}{fixed}")
     try:
         resolved = resolve(opts, saved)
     except optmod.OptionError as exc:

@@ -106,30 +106,49 @@ def _union_field(name: str, entry: dict[str, Any]) -> tuple[str, Any, Any]:
     only = "" if len(specs) == len(OPTIONS_CLASSES) else f" ({'/'.join(specs)} only)"
     help_ = f"{first.help}{only} [default: {defaults}]"
     base = entry["type"]
+    tri_state = type(None) in typing.get_args(base) and bool in typing.get_args(base)
     tp = base if type(None) in typing.get_args(base) else typing.Optional[base]
+    # A form switch cannot say "unset" (auto), so such options stay on the command line and in JSON.
     f = opt(None, help_, min=None if None in mins else min(mins), max=None if None in maxs else max(maxs),
             choices=choices, fixed=any(s.fixed for s in specs.values()), advanced=all(s.advanced for s in specs.values()),
-            label=first.label)
+            label=first.label, tui=not tri_state)
     return name, tp, f
 
 
 def _check(self: Any) -> None:
-    """Each model option given must be one the chosen model has, within that model's range."""
+    """Model options are checked against the chosen model's own ranges; options the model does not
+    have are dropped (a form shows every model's options; the CLI refuses them: :func:`not_applicable`)."""
     model = self.model
     if model is None:
         if not self.name.strip():
             raise OptionError("model: choose one of " + ", ".join(MODEL_NAMES) + " (or name an existing model)")
         return  # the saved model decides; resolve() checks the options against it
-    cls = OPTIONS_CLASSES[model]
-    specs = {s.name: s for s in optmod.describe(cls)}
+    specs = {s.name: s for s in optmod.describe(OPTIONS_CLASSES[model])}
     for name in MODEL_FIELDS:
         v = getattr(self, name)
         if v is None:
             continue
         if name not in specs:
-            fixed = " (Quick96's settings are fixed)" if model == "Quick96" else ""
-            raise OptionError(f"{name.replace('_', ' ')}: not an option of {model}{fixed}")
-        optmod.setattr_frozen(self, name, optmod.coerce(specs[name], v))
+            optmod.setattr_frozen(self, name, None)
+        else:
+            optmod.setattr_frozen(self, name, optmod.coerce(specs[name], v))
+
+
+def not_applicable(model: str, names: Any) -> list[str]:
+    """The model options among ``names`` that ``model`` does not have."""
+    specs = {s.name for s in optmod.describe(OPTIONS_CLASSES[model])}
+    return [n for n in names if n in MODEL_FIELDS and n not in specs]
+
+
+def form_values(saved: dict[str, Any] | None, name: str = "", model: str = "SAEHD") -> dict[str, Any]:
+    """Every option's current value for a form: the saved ones of a model, else a new model's defaults."""
+    if saved:
+        model = saved.get("model") or model
+        values = {**TRAINER_PERSISTED, **(saved.get("trainer") or {}), **(saved.get("options") or {})}
+    else:
+        values = {**TRAINER_PERSISTED, **optmod.to_dict(OPTIONS_CLASSES[model]())}
+    values.update(model=model, name=name)
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _model_options(self: Any) -> dict[str, Any]:
@@ -260,4 +279,4 @@ def describe_changes(r: Resolved) -> list[str]:
 
 
 __all__ = ["MODEL_FIELDS", "MODEL_NAMES", "Resolved", "TRAINER_PERSISTED", "TrainOptions", "TrainerFields",
-           "describe_changes", "load_options_file", "resolve", "with_options_file"]
+           "describe_changes", "form_values", "load_options_file", "not_applicable", "resolve", "with_options_file"]

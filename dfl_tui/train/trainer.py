@@ -121,7 +121,7 @@ def is_oom(exc: BaseException) -> bool:
 class MetricsWriter:
     """Appends ``metrics.jsonl``: a line about every ``every`` seconds with the mean losses since the last."""
 
-    def __init__(self, path: Path, batch_size: int, every: float = 1.0) -> None:
+    def __init__(self, path: Path | None, batch_size: int, every: float = 1.0) -> None:
         self.path = path
         self.batch = batch_size
         self.every = every
@@ -143,7 +143,8 @@ class MetricsWriter:
             self.flush()
 
     def flush(self) -> None:
-        if not self.n:
+        if not self.n or self.path is None:
+            self._reset()
             return
         ms = 1000.0 * self.time / self.n
         line = {"it": self.iteration, "t": round(time.time(), 3), "n": self.n, "ms": round(ms, 2),
@@ -155,6 +156,8 @@ class MetricsWriter:
 
     def event(self, kind: str, iteration: int, **extra: Any) -> None:
         self.flush()
+        if self.path is None:
+            return
         append_jsonl(self.path, {"event": kind, "it": int(iteration), "t": round(time.time(), 3), **extra})
 
 
@@ -237,6 +240,101 @@ class BatchMaker:
 
 
 # ---------------------------------------------------------------------------
+# Several GPUs (torchrun)
+# ---------------------------------------------------------------------------
+
+
+class Dist:
+    """Data-parallel training across processes started by ``torchrun`` (see :mod:`dfl_tui.train.ddp`).
+
+    DeepFaceLab splits the batch over the GPUs and averages the gradients on one device; here every
+    rank holds the whole model, draws ``batch // world`` faces of its own, and each optimizer step
+    first averages the gradients of all ranks (one all-reduce per optimizer). All ranks share the
+    global torch seed, so lr-dropout masks and AMP's channel picks stay identical and the weights
+    never drift apart. Decisions (stop, save, backup, preview, NaN) are agreed every iteration; only
+    rank 0 writes files. Without torchrun it is a no-op.
+    """
+
+    def __init__(self) -> None:
+        import torch.distributed as dist
+
+        self.dist = dist
+        self.on = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if self.on else 0
+        self.world = dist.get_world_size() if self.on else 1
+        self.comm_device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def setup(self, device: torch.device) -> None:
+        if self.on and self.dist.get_backend() == "nccl":
+            self.comm_device = device
+
+    def barrier(self) -> None:
+        if self.on:
+            self.dist.barrier()
+
+    def same_int(self, value: int) -> int:
+        """Rank 0's value everywhere."""
+        if not self.on:
+            return value
+        t = torch.tensor([value if self.main else 0], dtype=torch.int64, device=self.comm_device)
+        self.dist.broadcast(t, 0)
+        return int(t.item())
+
+    def agree(self, flags: list[int]) -> list[int]:
+        """Element-wise max over the ranks (a stop or a NaN anywhere stops everyone)."""
+        if not self.on:
+            return flags
+        t = torch.tensor(flags, dtype=torch.int32, device=self.comm_device)
+        self.dist.all_reduce(t, op=self.dist.ReduceOp.MAX)
+        return [int(v) for v in t.tolist()]
+
+    def sync_model(self, model: Any) -> None:
+        """Rank 0's weights and optimizer state everywhere, and averaged gradients from now on."""
+        if not self.on:
+            return
+        with torch.no_grad():
+            for part in model.parts().values():
+                for t in part.state_dict().values():
+                    if torch.is_tensor(t) and t.numel():
+                        self.dist.broadcast(t, 0)
+            for opt in self._optimizers(model):
+                step = self.same_int(opt.step_count)
+                opt.step_count = step
+        for opt in self._optimizers(model):
+            self._wrap(opt)
+
+    @staticmethod
+    def _optimizers(model: Any) -> list[Any]:
+        return [o for o in (getattr(model, n, None) for n in ("src_dst_opt", "GAN_opt", "D_code_opt")) if o is not None]
+
+    def _wrap(self, opt: Any) -> None:
+        from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+        dist, world = self.dist, self.world
+        original = opt.step
+
+        def step() -> None:
+            grads = [p.grad for p in opt.params if p.grad is not None]
+            if grads:
+                flat = _flatten_dense_tensors(grads)
+                dist.all_reduce(flat)
+                flat.div_(world)
+                for g, avg in zip(grads, _unflatten_dense_tensors(flat, grads)):
+                    g.copy_(avg)
+            original()
+
+        opt.step = step
+
+    def checksum(self, model: Any) -> float:
+        with torch.no_grad():
+            return float(sum(p.double().sum().item() for p in model.parameters()))
+
+
+# ---------------------------------------------------------------------------
 # The trainer
 # ---------------------------------------------------------------------------
 
@@ -264,7 +362,9 @@ class Trainer:
             raise InputError(str(exc)) from None
         self.kind = self.resolved.model
         self.topts = self.resolved.trainer
+        self.dist = Dist()
         self.device = pick_device(opts.device)
+        self.dist.setup(self.device)
         self.nan_at: int | None = None
         self.saved_iteration: int | None = None
         self.last_save_t = time.monotonic()
@@ -286,10 +386,14 @@ class Trainer:
         else:
             for line in describe_changes(r):
                 self.log("options: " + line)
-        ckpt.tidy(self.mdir)
-        seed = self.opts.seed if self.opts.seed is not None else int.from_bytes(os.urandom(4), "little")
-        torch.manual_seed(seed)
-        self.gen = torch.Generator().manual_seed(seed + 3)
+        d = self.dist
+        if d.main:
+            ckpt.tidy(self.mdir)
+        d.barrier()
+        seed = self.opts.seed if self.opts.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
+        seed = d.same_int(seed)
+        torch.manual_seed(seed)  # the same on every rank: identical init, lr-dropout masks, AMP picks
+        self.gen = torch.Generator().manual_seed(seed + 3 + 7919 * d.rank)  # augmentation differs per rank
         try:
             self.model = build_model(self.kind, r.model_options, self.device)
         except optmod.OptionError as exc:
@@ -304,7 +408,7 @@ class Trainer:
             for n in notes:
                 self.log(f"checkpoint: {n}")
             if rng is not None and self.opts.seed is None:
-                ckpt.set_rng_state(rng, {"augment": self.gen})
+                ckpt.set_rng_state(rng, {"augment": self.gen} if d.main else {})
             self.trainer_state = manifest.get("trainer") or {}
             self.saved_iteration = self.model.iteration
             self.log(f"resumed from {folder.name} at iteration {self.model.iteration}")
@@ -314,20 +418,26 @@ class Trainer:
         if was_pretrain and not r.model_options.get("pretrain") and got is not None:
             self.model.end_pretraining()
             self.log("pretraining switched off: iteration reset to 0, inter layers re-initialised")
-        created = (self.saved or {}).get("created") or time.time()
-        self.mdir.write_options(r.saved_json(created=created))
+        d.sync_model(self.model)
         self.cfg = self.model.sampler_config()
         self.batch_size = int(self.cfg["batch_size"])
+        if d.world > 1:  # DeepFaceLab splits the batch over the GPUs
+            self.batch_size = max(1, self.batch_size // d.world)
+            self.log(f"rank {d.rank} of {d.world}: {self.batch_size} faces per side per step on {self.device}")
         self.res = int(self.cfg["resolution"])
-        self._write_run_json()
-        self._write_summary()
-        self._load_samples(seed)
+        if d.main:
+            created = (self.saved or {}).get("created") or time.time()
+            self.mdir.write_options(r.saved_json(created=created))
+            self._write_run_json()
+            self._write_summary()
+        self._load_samples(seed + 1000 * d.rank)
         self.maker = BatchMaker(self.cfg, self.device, self.gen)
-        self.metrics = MetricsWriter(self.mdir.metrics_path, self.batch_size)
+        self.metrics = MetricsWriter(self.mdir.metrics_path if d.main else None, self.batch_size * d.world)
         self.history = LossHistory()
-        self.history.load(self.mdir.metrics_path)
+        if d.main:
+            self.history.load(self.mdir.metrics_path)
         self.metrics.event("start", self.model.iteration, model=self.kind, device=str(self.device),
-                           batch=self.batch_size)
+                           batch=self.batch_size * d.world, world=d.world)
         period = int(self.topts.get("preview_every") or 0)
         self.preview_period = period if period > 0 else (10 * max(1, self.res // 64) if self.kind != "Quick96" else 10)
         self.last_backup_wall = float(self.mdir.read_state().get("backup_time") or time.time())
@@ -350,7 +460,7 @@ class Trainer:
                               threads=threads, warn=self.ctx.warn, label="dst")
         for side, source in (("src", self.src), ("dst", self.dst)):
             st = (self.trainer_state.get("samplers") or {}).get(side)
-            if st and self.opts.seed is None:
+            if st and self.opts.seed is None and self.dist.main:
                 source.set_state(st)
         self.log(f"{len(src)} src faces, {len(dst)} dst faces; {self.kind} {self.res}px "
                  f"{FaceType.from_string(self.cfg['face_type']).to_string()}, batch {self.batch_size}, "
@@ -397,7 +507,9 @@ class Trainer:
 
     # -- saving ----------------------------------------------------------------------------
     def save(self, reason: str) -> None:
-        if self.nan_at is not None:
+        if self.nan_at is not None or not self.dist.main:
+            self.saved_iteration = self.model.iteration if self.nan_at is None else self.saved_iteration
+            self.last_save_t = time.monotonic()
             return
         it = self.model.iteration
         t0 = time.monotonic()
@@ -426,7 +538,8 @@ class Trainer:
 
     def backup(self, reason: str) -> None:
         """Copy the current checkpoint, options, summary and previews into autobackups/01 (01 newest)."""
-        if self.nan_at is not None:
+        if self.nan_at is not None or not self.dist.main:
+            self.last_backup_wall = time.time()
             return
         if self.saved_iteration != self.model.iteration:
             self.save(f"before backup ({reason})")
@@ -471,7 +584,7 @@ class Trainer:
         return layout_previews(self.kind, out, face_type=self.cfg["face_type"], max_rows=rows)
 
     def write_preview(self, force: bool = False) -> None:
-        if self.last_batch is None or self.nan_at is not None:
+        if self.last_batch is None or self.nan_at is not None or not self.dist.main:
             return
         now = time.monotonic()
         if not force and now - self.last_preview_t < PREVIEW_MIN_SECONDS:
@@ -483,6 +596,8 @@ class Trainer:
             self.ctx.artifact("preview", str(paths[0]))
 
     def write_history(self) -> None:
+        if not self.dist.main:
+            return
         raw_s = self.src.make_batch(self.preview_indexes["src"])
         raw_d = self.dst.make_batch(self.preview_indexes["dst"])
         batch = self.maker.plain(raw_s, raw_d)
@@ -490,8 +605,11 @@ class Trainer:
                       self.history.array())
 
     # -- the loop --------------------------------------------------------------------------
-    def _check_losses(self, losses: dict[str, float]) -> None:
+    def _check_losses(self, losses: dict[str, float], elsewhere: bool = False) -> None:
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if not bad and elsewhere:  # another rank saw it (torchrun)
+            bad = list(losses)[:1]
+            losses = {**losses, bad[0]: float("nan")}
         if not bad:
             return
         it = self.model.iteration
@@ -547,9 +665,10 @@ class Trainer:
         reason = "stopped"
         self.src.start()
         self.dst.start()
+        d = self.dist
         try:
             while True:
-                if ctx.cancelled:
+                if ctx.cancelled and not d.on:
                     reason = ctx.stop_reason or "stopped"
                     break
                 t0 = time.perf_counter()
@@ -571,7 +690,22 @@ class Trainer:
                     raise
                 dt = time.perf_counter() - t0
                 it = self.model.iteration
-                self._check_losses(losses)
+                now = time.monotonic()
+                # What to do after this step: asked by the user (control files, SIGTERM), due by
+                # the clock, or forced by a bad loss. With torchrun every rank does the same.
+                want = [int(ctx.cancelled), int(not all(math.isfinite(v) for v in losses.values())), 0, 0, 0,
+                        0, 0]
+                if d.main:
+                    if now - last_control >= CONTROL_EVERY:
+                        last_control = now
+                        want[2] = int(ctx.take_request("save"))
+                        want[3] = int(ctx.take_request("backup"))
+                        want[4] = int(ctx.take_request("preview"))
+                    want[5] = int(now - self.last_save_t >= autosave_s)
+                    want[6] = int(bool(backup_s) and time.time() - self.last_backup_wall >= backup_s)
+                stop, nan, req_save, req_backup, req_preview, due_save, due_backup = d.agree(want)
+                if nan:
+                    self._check_losses(losses, elsewhere=True)
                 self.metrics.add(it, losses, dt)
                 self.history.add(losses)
                 for k, v in losses.items():
@@ -579,7 +713,6 @@ class Trainer:
                 self.save_count += 1
                 ctx.progress(it - start_it, (target - start_it) if target else None, iteration=it,
                              **{k: round(v, 4) for k, v in losses.items()})
-                now = time.monotonic()
                 if now - last_console >= 10.0:
                     last_console = now
                     ls = "".join(f"[{v:.4f}]" for v in losses.values())
@@ -598,18 +731,19 @@ class Trainer:
                     self.write_preview()
                     if history_on:
                         self.write_history()
-                if now - self.last_save_t >= autosave_s:
+                if stop:
+                    reason = ctx.stop_reason or "stopped on another rank"
+                    break
+                if due_save:
                     self.save(f"every {autosave_s / 60:g} minutes")
-                if backup_s and time.time() - self.last_backup_wall >= backup_s:
+                if due_backup:
                     self.backup(f"every {backup_s / 3600:g} hours")
-                if now - last_control >= CONTROL_EVERY:
-                    last_control = now
-                    if ctx.take_request("save"):
-                        self.save("requested")
-                    if ctx.take_request("backup"):
-                        self.backup("requested")
-                    if ctx.take_request("preview"):
-                        self.write_preview(force=True)
+                if req_save:
+                    self.save("requested")
+                if req_backup:
+                    self.backup("requested")
+                if req_preview:
+                    self.write_preview(force=True)
         except TrainingStopped:
             self.metrics.flush()
             raise
@@ -631,6 +765,8 @@ class Trainer:
         elapsed = time.monotonic() - t_start
         done = self.model.iteration - start_it
         self.metrics.event("stop", self.model.iteration, reason=reason)
+        if d.on:
+            self.log(f"rank {d.rank}: weights checksum {d.checksum(self.model):.10e}")
         self.log(f"{done} iterations in {elapsed:.0f}s ({done / elapsed if elapsed > 0 else 0:.2f} it/s); "
                  f"model at iteration {self.model.iteration}" + (" (target reached)" if reason == "target" else ""))
         return {"model": self.mdir.name, "iteration": self.model.iteration, "iterations_run": done,

@@ -540,13 +540,15 @@ class TrainMonitorScreen(Screen):
     def action_options(self) -> None:
         """The options form and Run (the generic step screen); the monitor picks the new run up."""
         from ... import workflow
+        from ...train.options import form_values
         from .step import StepScreen
 
         entry = self.entry if self.entry is not None else workflow.resolve("train")
-        values: dict[str, Any] = {}
+        saved, name = None, ""
         if self.snap and self.snap.model:
-            values = {"name": self.snap.model, "model": self.snap.kind or None}
-        self.app.push_screen(StepScreen(entry, values={k: v for k, v in values.items() if v}))
+            name = self.snap.model
+            saved = ModelDir.of(self.app.workspace, name).read_options()  # type: ignore[attr-defined]
+        self.app.push_screen(StepScreen(entry, values=form_values(saved, name)))
 
     def action_back(self) -> None:
         self.app.pop_screen()
