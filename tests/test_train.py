@@ -249,10 +249,17 @@ def test_detached_training_outlives_its_parent_and_saves_when_stopped(tmp_path):
         assert run.is_alive()
         st = run.read_status()
         assert st["detached"] is True and os.getsid(st["pid"]) == st["pid"]
+        # Control files from any UI: save and preview now.
+        before = mdir.read_preview_index().get("time", 0)
+        run.request("save")
+        run.request("preview")
+        _wait(lambda: any(m.get("event") == "save" and m.get("reason") == "requested" for m in metrics(mdir)),
+              what="a requested save")
+        _wait(lambda: mdir.read_preview_index().get("time", 0) > before, what="a requested preview")
     finally:
         jobs.cancel(run)
     final = jobs.wait(run, timeout=60)
-    assert final["state"] == "cancelled" and "SIGTERM" in final.get("message", "")
+    assert final["state"] == "cancelled" and final.get("message") in ("received SIGTERM", "cancel requested")
     saved_it = ckpt.find_checkpoint(mdir)[1]["iteration"]
     last = [m for m in metrics(mdir) if "it" in m][-1]
     assert last.get("event") == "stop" and last["it"] == saved_it == mdir.read_state()["iteration"]
@@ -375,3 +382,26 @@ def test_torchrun_data_parallel_keeps_ranks_identical(tmp_path):
     assert rank0 and rank0 == rank1
     assert "rank 1 of 2: 2 faces per side" in res.stderr
     assert ckpt.find_checkpoint(ModelDir.of(ws, "tiny"))[1]["iteration"] == 4
+
+
+def test_backups_rotate_newest_first(tmp_path):
+    from dfl_tui.jobs.context import Reporter
+    from dfl_tui.train.trainer import Trainer
+
+    ws = make_workspace(tmp_path / "ws", n=4, size=64)
+    assert jobs.run_inline(ws, "train", opts(target_iter=2, backup_slots=2))["state"] == "done"
+    t = Trainer(Reporter(ws), opts())
+    t.setup()
+    try:
+        for _ in range(3):
+            t.model.iteration += 1
+            t.backup("test")
+    finally:
+        t.src.close()
+        t.dst.close()
+    mdir = ModelDir.of(ws, "tiny")
+    assert [p.name for p in mdir.backups()] == ["01", "02"]
+    assert ckpt.verify(mdir.backups_dir / "01" / "checkpoint")["iteration"] == 5
+    assert ckpt.verify(mdir.backups_dir / "02" / "checkpoint")["iteration"] == 4
+    assert (mdir.backups_dir / "01" / "options.json").exists() and (mdir.backups_dir / "01" / "summary.txt").exists()
+    assert mdir.read_state()["backup_iteration"] == 5
