@@ -399,9 +399,26 @@ def test_backups_rotate_newest_first(tmp_path):
     finally:
         t.src.close()
         t.dst.close()
+        os.close(t._model_lock)
     mdir = ModelDir.of(ws, "tiny")
     assert [p.name for p in mdir.backups()] == ["01", "02"]
     assert ckpt.verify(mdir.backups_dir / "01" / "checkpoint")["iteration"] == 5
     assert ckpt.verify(mdir.backups_dir / "02" / "checkpoint")["iteration"] == 4
     assert (mdir.backups_dir / "01" / "options.json").exists() and (mdir.backups_dir / "01" / "summary.txt").exists()
     assert mdir.read_state()["backup_iteration"] == 5
+
+
+def test_one_trainer_per_model(tmp_path):
+    import fcntl
+
+    ws = make_workspace(tmp_path / "ws", n=4, size=64)
+    mdir = ModelDir.of(ws, "tiny")
+    mdir.root.mkdir(parents=True)
+    fd = os.open(mdir.root / "train.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # someone else is training it
+    try:
+        st = jobs.run_inline(ws, "train", opts(target_iter=2))
+    finally:
+        os.close(fd)
+    assert st["state"] == "failed" and "already being trained" in st["error"]
+    assert jobs.run_inline(ws, "train", opts(target_iter=2))["state"] == "done"

@@ -388,6 +388,7 @@ class Trainer:
                 self.log("options: " + line)
         d = self.dist
         if d.main:
+            self._lock_model()
             ckpt.tidy(self.mdir)
         d.barrier()
         seed = self.opts.seed if self.opts.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
@@ -441,6 +442,21 @@ class Trainer:
         period = int(self.topts.get("preview_every") or 0)
         self.preview_period = period if period > 0 else (10 * max(1, self.res // 64) if self.kind != "Quick96" else 10)
         self.last_backup_wall = float(self.mdir.read_state().get("backup_time") or time.time())
+
+    def _lock_model(self) -> None:
+        """One trainer per model: a flock held for the whole run (released by the OS if we die)."""
+        import fcntl
+
+        self.mdir.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.mdir.root / "train.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            other = self.mdir.read_run().get("run_id") or "another process"
+            raise InputError(f"model '{self.mdir.name}' is already being trained ({other}); stop that training "
+                             f"first, or train another --name") from None
+        self._model_lock = fd
 
     def _load_samples(self, seed: int) -> None:
         pretrain_dir = (self.opts.pretraining_data_dir or None) if self.cfg.get("pretrain") else None
@@ -644,6 +660,15 @@ class Trainer:
         return self.model.train_step(None)
 
     def run(self) -> dict[str, Any]:
+        try:
+            return self._run()
+        finally:
+            fd = getattr(self, "_model_lock", None)
+            if fd is not None:
+                os.close(fd)
+                self._model_lock = None
+
+    def _run(self) -> dict[str, Any]:
         self.setup()
         ctx = self.ctx
         target = int(self.topts.get("target_iter") or 0)
@@ -758,6 +783,10 @@ class Trainer:
         finally:
             self.src.close()
             self.dst.close()
+        return self._finish(reason, start_it, t_start)
+
+    def _finish(self, reason: str, start_it: int, t_start: float) -> dict[str, Any]:
+        d = self.dist
         if reason != "target":
             self.write_preview(force=True)
             if self.model.iteration != self.saved_iteration:
