@@ -22,7 +22,6 @@ masks ``N,1,H,W``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 

@@ -37,7 +37,7 @@ from textual.widgets import Footer, Header, Static
 
 from ...jobs.rundir import ACTIVE_STATES, RunDir
 from ...train.modeldir import ModelDir, list_models
-from ...train.monitor import (RANGES, MetricsReader, downsample, ema, fmt_duration, fmt_loss, smoothing_alpha,
+from ...train.monitor import (RANGES, MetricsReader, downsample, ema, fmt_loss, smoothing_alpha,
                               training_facts)
 
 POLL_SECONDS = 1.0
