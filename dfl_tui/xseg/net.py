@@ -35,9 +35,10 @@ class FRN(nn.Module):
         self.eps = nn.Parameter(torch.full((1, 1, 1, 1), eps))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nu2 = x.float().pow(2).mean(dim=(2, 3), keepdim=True)
-        x = x * torch.rsqrt(nu2 + self.eps.abs() + 1e-6).to(x.dtype)
-        return x * self.weight + self.bias
+        # The per-channel factor is folded into gamma first: one full-size multiply-add instead of three.
+        nu2 = x.float().square().mean(dim=(2, 3), keepdim=True)
+        scale = self.weight * torch.rsqrt(nu2 + self.eps.abs() + 1e-6)
+        return torch.addcmul(self.bias.to(x.dtype), x, scale.to(x.dtype))
 
 
 class TLU(nn.Module):
