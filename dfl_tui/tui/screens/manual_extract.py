@@ -158,7 +158,7 @@ class ManualExtractScreen(Screen):
         self.writer: Any = None
         self.fmt: tuple[FaceType, int, str] | None = None
         self._pending: int | None = None
-        self._pointer_pending = False
+        self._fit_busy = False
 
     # -- where ---------------------------------------------------------------------------------
     @property
@@ -343,9 +343,12 @@ class ManualExtractScreen(Screen):
             return
         self.token += 1
         self.fit_state = "fitting"
+        if self._fit_busy:
+            return  # one fit at a time: the newest box is fitted when the running one ends
+        self._fit_busy = True
         self._fit(self.token, self.bgr, self._rect(), self.accurate)
 
-    @work(thread=True, exclusive=True, group="manual-fit")
+    @work(thread=True, group="manual-fit")
     def _fit(self, token: int, frame: np.ndarray, rect: np.ndarray, accurate: bool) -> None:
         try:
             lm = self.fitter.fit(frame, rect, accurate)
@@ -355,8 +358,13 @@ class ManualExtractScreen(Screen):
 
     @on(Fitted)
     def _fitted(self, msg: Fitted) -> None:
+        self._fit_busy = False
         if msg.token != self.token:
-            return  # the box moved since: a newer fit is on its way
+            # The box moved while this fit ran (the mouse drags it): fit the newest box now.
+            if self.bgr is not None and not self.force and self.fitter is not None:
+                self._fit_busy = True
+                self._fit(self.token, self.bgr, self._rect(), self.accurate)
+            return
         self.landmarks = msg.landmarks
         self.fit_state = "ok" if msg.landmarks is not None else "failed"
         if msg.error:
