@@ -91,3 +91,21 @@ def test_verify_does_not_import_torch(tmp_path):
             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
     out = subprocess.run([sys.executable, "-c", code, str(img)], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().endswith("NO-TORCH"), out.stdout + out.stderr
+
+
+def test_odd_sized_frames_padded_by_the_encoder_are_still_found(tmp_path):
+    from dfl_tui.provenance import watermark as wm
+    from faces_data import astronaut_bgr
+
+    marked, plain = [], []
+    for i in range(6):
+        m = cv2.getRotationMatrix2D((256, 256), 0.5 * i, 1.0)
+        f = cv2.warpAffine(astronaut_bgr(), m, (512, 512))[:383, :511]  # H.264 pads this to 512x384
+        for name, img, out in (("m", wm.embed(f, 5), marked), ("p", f, plain)):
+            p = tmp_path / f"{name}{i:05d}.png"
+            cv2.imwrite(str(p), img)
+            out.append(p)
+    encode_video(marked, tmp_path / "m.mp4", 25, None)
+    encode_video(plain, tmp_path / "p.mp4", 25, None)
+    assert verify_file(tmp_path / "m.mp4")["frames"]["rate"] == 1.0
+    assert verify_file(tmp_path / "p.mp4")["frames"]["detected"] == 0

@@ -91,6 +91,7 @@ def verify_video(path: Path, max_frames: int = 0, progress: Callable[[int, int],
         dets: list[wm.Detection] = []
         n = 0
         size = None
+        crop: tuple[int, int] | None = None
         for i, frame in enumerate(container.decode(video=0)):
             n += 1
             if i % step:
@@ -99,7 +100,9 @@ def verify_video(path: Path, max_frames: int = 0, progress: Callable[[int, int],
                 continue
             img = frame.to_ndarray(format="bgr24")
             size = [int(img.shape[1]), int(img.shape[0])]
-            dets.append(wm.detect(img))
+            if crop is None:
+                crop = _padding_crop(img)
+            dets.append(wm.detect(img[: img.shape[0] - crop[1], : img.shape[1] - crop[0]]))
             if progress is not None:
                 progress(len(dets), total // step if total else 0)
     meta = md.parse_video_tags({**vtags, **tags})
@@ -120,6 +123,18 @@ def verify_video(path: Path, max_frames: int = 0, progress: Callable[[int, int],
         "watermark": {**pooled.to_dict(), "found": wm_found, "pooled_found": pooled.found},
         "marked": bool(meta) or wm_found,
     }
+
+
+def _padding_crop(img: Any) -> tuple[int, int]:
+    """(dx, dy) pixels to cut from the right/bottom: H.264 encoders pad odd-sized frames by one
+    row or column, which shifts the watermark's grid. The variant with the strongest mark wins."""
+    h, w = img.shape[:2]
+    best, best_z = (0, 0), -1e9
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        z = wm.detect(img[: h - dy, : w - dx]).z
+        if z > best_z + 0.5:  # prefer no crop unless another variant is clearly better
+            best, best_z = (dx, dy), z
+    return best
 
 
 def verify_file(path: str | Path, max_frames: int = 0,
