@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str]] = []
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     rows.append(("device", name))
-    net = XSegNet(res, args.base_ch).to(dev)
+    net = XSegNet(res, args.base_ch).to(dev, memory_format=torch.channels_last)
     rows.append(("network", f"XSeg {res}px base {args.base_ch}: {count_parameters(net) / 1e6:.2f}M parameters"))
     opt = RMSprop(net.named_parameters(), lr=1e-4, lr_dropout=0.3)
-    x = torch.rand(bs, 3, res, res, device=dev)
+    x = torch.rand(bs, 3, res, res, device=dev).contiguous(memory_format=torch.channels_last)
     y = (torch.rand(bs, 1, res, res, device=dev) > 0.5).float()
 
     def step() -> None:
