@@ -137,3 +137,24 @@ def save_tiny_model(ws, name: str = "tiny", kind: str = "SAEHD", options: dict |
     save_checkpoint(mdir, parts, iteration=iteration, model=kind)
     mdir.write_state({"iteration": iteration})
     return mdir
+
+
+def save_tiny_xseg(ws, resolution: int = 64, base_ch: int = 4, bias: float = 3.0):
+    """A real XSeg network folder (model/XSeg) whose output is 'face everywhere' (a big last bias),
+    so XSeg-prd masks are predictable without training."""
+    import torch
+
+    from dfl_tui.train.checkpoint import save_checkpoint
+    from dfl_tui.train.modeldir import ModelDir
+    from dfl_tui.xseg.net import XSegNet
+
+    net = XSegNet(resolution, base_ch)
+    last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(bias)
+    mdir = ModelDir.of(ws, "XSeg")
+    mdir.write_options({"format": "dfl-tui-model/1", "model": "XSeg",
+                        "options": {"face_type": "whole_face", "resolution": resolution, "base_ch": base_ch}})
+    save_checkpoint(mdir, {"XSeg": net.state_dict()}, iteration=1, model="XSeg")
+    return mdir

@@ -127,6 +127,20 @@ def test_xseg_prd_without_a_trained_xseg_model_is_a_clear_error(tmp_path):
         merge(info, mask_mode="XSeg-prd")
 
 
+def test_xseg_prd_runs_the_trained_xseg_model_on_the_predicted_faces(tmp_path):
+    from merge_fixtures import save_tiny_xseg
+
+    info = make_dst(tmp_path, 2, no_face=(), with_xseg=True)
+    save_tiny_xseg(info["ws"])
+    res, _ = merge(info, mask_mode="XSeg-prd")
+    assert res["merged"] == 2
+    m_prd = cv2.imread(str(info["ws"].merged_mask / "00001.png"), cv2.IMREAD_GRAYSCALE)
+    merge(info, mask_mode="XSeg-prd*XSeg-dst")
+    m_both = cv2.imread(str(info["ws"].merged_mask / "00001.png"), cv2.IMREAD_GRAYSCALE)
+    # 'face everywhere' on the predicted face: the XSeg crop's whole square; the product is the dst mask's shape
+    assert (m_prd > 127).sum() > 1.5 * (m_both > 127).sum() > 0
+
+
 def test_amp_morph_factor_reaches_the_model(tmp_path):
     info = make_dst(tmp_path, 2, no_face=())
     p = ShiftPredictor(morphable=True)
