@@ -370,6 +370,9 @@ class MergerScreen(Screen):
             client.close()
             self.post_message(HelperReady(None, None, str(exc)))
             return
+        if not self.is_mounted:  # the screen was left while the model loaded
+            client.close()
+            return
         self.post_message(HelperReady(client, info))
 
     @on(HelperReady)
