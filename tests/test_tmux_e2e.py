@@ -1,4 +1,4 @@
-"""The real ``dfl-tui`` in a private tmux server: renders, truecolor, quits, survives nothing on SIGHUP.
+"""The real ``dfl-tui`` in a private tmux server: renders, truecolor, quits, hang-ups end it cleanly.
 
 Uses its own server (``tmux -L <unique>`` with no config file), never the user's.
 Prints the measured time to first paint (for the notes), asserts no timings.
@@ -84,6 +84,21 @@ class Tmux:
         raise AssertionError("no app process in the pane")
 
 
+def _ends(pid: int, timeout: float) -> bool:
+    """True once ``pid`` is gone or a zombie (its parent shell died with the terminal)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return False
+
+
 def _command() -> list[str]:
     exe = Path(sys.executable).with_name("dfl-tui")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dfl_tui"]
@@ -114,12 +129,24 @@ def test_real_app_in_tmux(tmp_path):
         assert tmux.wait_exit(tmp_path / "exit-1") == "0"
         print(f"\nfirst paint in tmux: {paint:.2f} s")
 
-        # A hang-up (the SSH connection or the tmux server goes) saves state and exits cleanly.
+        # Hang-ups. First a SIGHUP to the app alone: it saves its state and exits with 0.
         tmux.start(cmd + ["tui", "--theme", "dfl-light"], tmp_path / "exit-2")
         tmux.wait_for("Extract source frames")
         os.kill(tmux.app_pid(), signal.SIGHUP)
         assert tmux.wait_exit(tmp_path / "exit-2") == "0"
         state = json.loads((tmp_path / "state" / "ui.json").read_text())
         assert state["theme"] == "dfl-light"
+
+        # Then the real thing, as when an SSH connection drops: the terminal itself goes away
+        # (the tmux server dies) right after the first paint. The app must not linger.
+        tmux.start(cmd + ["tui", "--theme", "dfl-contrast"], tmp_path / "exit-3")
+        tmux.wait_for("Extract source frames")
+        pid = tmux.app_pid()
+        tmux("kill-server", check=False)
+        assert _ends(pid, timeout=15), "the app kept running after its terminal went away"
+        state = json.loads((tmp_path / "state" / "ui.json").read_text())
+        assert state["theme"] == "dfl-contrast"
     finally:
         tmux("kill-server", check=False)
+        sock = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / tmux.sock
+        sock.unlink(missing_ok=True)

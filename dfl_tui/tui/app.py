@@ -195,7 +195,23 @@ class DflApp(App[int]):
         """SIGHUP (SSH dropped, tmux server killed): save, then exit. Jobs keep running."""
         self.exiting_on = "hangup"
         self.save_state()
+        self._exit_watchdog()
         self.exit(0)
+
+    # Seconds a shutdown may take once the terminal is gone. Textual's writer thread dies on
+    # the first write to a hung-up terminal (EIO); its queue then fills and the shutdown blocks
+    # for ever in WriterThread.stop() (seen in tmux kill-server tests): the state is already
+    # saved, so after this long the process just ends.
+    EXIT_WATCHDOG_S = 3.0
+
+    def _exit_watchdog(self) -> None:
+        if self.is_headless:
+            return
+        import threading
+
+        timer = threading.Timer(self.EXIT_WATCHDOG_S, os._exit, (0,))
+        timer.daemon = True
+        timer.start()
 
     def _check_tty(self) -> None:
         """dolphie's trick: exit when stdin is no longer a terminal, before anything spins."""
@@ -206,6 +222,7 @@ class DflApp(App[int]):
         if not alive:
             self.exiting_on = "tty-lost"
             self.save_state()
+            self._exit_watchdog()
             self.exit(0)
 
     def save_state(self) -> None:
