@@ -184,14 +184,14 @@ async def test_monitor_screen_on_a_recorded_run(tmp_path):
         os.close(lock)
 
 
-async def test_monitor_without_a_model_says_how_to_start(tmp_path):
+async def test_monitor_without_a_model_starts_one_from_the_form(tmp_path):
     from dfl_tui.tui.screens.step import StepScreen
-    from dfl_tui.workspace import Workspace
-    from tui_fixtures import make_app, wait_for
+    from tui_fixtures import make_app, stop_all_jobs, wait_for
+    from train_fixtures import make_workspace
 
-    ws = Workspace.open(tmp_path / "ws").ensure()
+    ws = make_workspace(tmp_path / "ws", n=4, size=64)
     app = make_app(ws, tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(100, 40)) as pilot:
         screen = app.open_step("train")
         await wait_for(pilot, lambda: screen.polls >= 1, what="poll")
         assert "no model" in str(screen.query_one("#tm-title").render())
@@ -208,6 +208,22 @@ async def test_monitor_without_a_model_says_how_to_start(tmp_path):
         values, errors = form.collect()
         assert not errors and values.model_options()["random_warp"] is True
         assert isinstance(form.field("face_type"), Select) and isinstance(form.field("masked_training"), Switch)
+        # A tiny model, started from the form; the monitor attaches to it when we go back.
+        for k, v in dict(name="tui", resolution=64, ae_dims=32, e_dims=16, d_dims=16, d_mask_dims=16, batch_size=2,
+                         target_iter=6, device="cpu").items():
+            form.field(k).value = str(v)
+        form.field("archi").value = "df-ud"
+        step = app.screen
+        try:
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: step.job_view.run_dir is not None, what="the job to start")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is screen, what="back on the monitor")
+            await wait_for(pilot, lambda: (screen.poll() or True) and screen.snap and screen.snap.model == "tui"
+                           and screen.reader and screen.reader.last is not None, timeout=90, what="metrics of the run")
+            assert "SAEHD 'tui'" in str(screen.query_one("#tm-title").render())
+        finally:
+            stop_all_jobs(ws)
 
 
 def test_recorded_run_json_is_what_the_trainer_writes(tmp_path):
