@@ -21,6 +21,21 @@ def _faces(folder: str | None) -> list[Path]:
     return list_images(here)
 
 
+def _load() -> float:
+    import os
+
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="dfl-tui bench xseg", description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -68,13 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(args.iterations):
         step()
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     dt = (time.perf_counter() - t0) / args.iterations
+    dc = (time.process_time() - c0) / args.iterations
     rows.append(("train step", f"{1 / dt:.2f} it/s at batch {bs} ({dt * 1000:.0f} ms/it, {bs / dt:.1f} faces/s)"))
+    if dev.type == "cpu":
+        # CPU seconds the process used per iteration: what the step costs whatever else runs on the machine.
+        rows.append(("train step CPU time", f"{dc:.1f} CPU-s/it (wall {dt:.1f} s; load average "
+                                            f"{_load():.1f} on {_cores()} cores while measuring)"))
     if dev.type == "cuda":
         rows.append(("peak GPU memory", f"{torch.cuda.max_memory_allocated(dev) / 2**20:.0f} MiB"))
     net.eval()
