@@ -146,12 +146,12 @@ async def test_monitor_screen_on_a_recorded_run(tmp_path):
             assert "src_loss" in str(screen.query_one("#tm-losses").render())
             assert screen.plot_draws >= 1 and screen.reader.loss_names == ["src_loss", "dst_loss"]
             # Preview views: the two panels, and each panel's four samples one at a time.
-            assert [v.label for v in screen.views][:3] == ["Quick96", "Quick96 · sample 1/4", "Quick96 · sample 2/4"]
+            assert [v.label for v in screen.views][:3] == ["Quick96", "Quick96 · row 1/4", "Quick96 · row 2/4"]
             assert len(screen.views) == 10
             full = list(screen.preview.strips)
             await pilot.press("space")
             await wait_for(pilot, lambda: screen.preview.strips and screen.preview.strips != full, what="next view")
-            assert "sample 1/4" in str(screen.query_one("#tm-status").render())
+            assert "row 1/4" in str(screen.query_one("#tm-status").render())
             # Range and smoothing redraw the plot.
             draws = screen.plot_draws
             await pilot.press("l")

@@ -11,7 +11,8 @@ training does: it records a job (``dfl-tui jobs`` and the TUI monitor see it, an
 ``save``/``backup``/``preview``/``cancel`` work), writes the checkpoints, metrics and previews.
 
 torchrun itself runs in the foreground: start it inside tmux/screen (or with ``nohup ... &``) to
-survive an SSH drop. SIGTERM or Ctrl+C to torchrun stops every rank after a save by rank 0.
+survive an SSH drop. Stop it like any training (``dfl-tui train --name NAME --request stop``, ``t t`` in
+the monitor): rank 0 sees the request, every rank agrees to stop after the current step, rank 0 saves.
 """
 
 from __future__ import annotations

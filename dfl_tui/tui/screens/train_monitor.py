@@ -59,7 +59,7 @@ class PreviewView:
 
     @property
     def label(self) -> str:
-        return self.panel if self.row is None else f"{self.panel} · sample {self.row + 1}/{self.rows}"
+        return self.panel if self.row is None else f"{self.panel} · row {self.row + 1}/{self.rows}"
 
 
 @dataclass
