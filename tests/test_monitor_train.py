@@ -239,3 +239,32 @@ def test_recorded_run_json_is_what_the_trainer_writes(tmp_path):
     r = MetricsReader(str(p))
     r.poll()
     assert r.points[0].sps == 16.0 and r.last_event("save")["it"] == 1
+
+
+def test_preview_layouts_follow_deepfacelab():
+    from dfl_tui.train.preview import layout_previews, loss_graph, with_graph
+
+    def out(res: int, n: int) -> dict:
+        rng = np.random.default_rng(0)
+        d = {k: rng.random((n, 3, res, res), dtype=np.float32) for k in
+             ("target_src", "pred_src_src", "target_dst", "pred_dst_dst", "pred_src_dst")}
+        d.update({k: np.ones((n, 1, res, res), np.float32) for k in
+                  ("target_srcm", "target_dstm", "pred_dst_dstm", "pred_src_dstm")})
+        return d
+
+    small = layout_previews("SAEHD", out(64, 8))
+    assert [n for n, _ in small] == ["SAEHD", "SAEHD masked"] and small[0][1].shape == (4 * 64, 5 * 64, 3)
+    big = layout_previews("SAEHD", out(288, 3))  # > 256 px: six 2-column panels, min(4, batch, 800 // res) rows
+    assert [n for n, _ in big] == ["SAEHD src-src", "SAEHD dst-dst", "SAEHD pred", "SAEHD masked src-src",
+                                   "SAEHD masked dst-dst", "SAEHD masked pred"]
+    assert big[0][1].shape == (2 * 288, 2 * 288, 3)
+    amp = out(64, 2)
+    for v in (0.25, 0.5, 0.65, 0.75, 1.0):
+        amp[f"pred_src_dst_{v:g}"], amp[f"pred_src_dstm_{v:g}"] = amp["pred_src_dst"] * v, amp["pred_src_dstm"]
+    panels = layout_previews("AMP", amp)
+    assert [n for n, _ in panels] == ["AMP morph 1.0", "AMP morph list", "AMP morph list masked"]
+    assert all(img.shape == (2 * 64, 3 * 64, 3) for _, img in panels)
+    hist = np.stack([np.linspace(2, 1, 500), np.linspace(3, 1.5, 500)], 1)
+    strip = loss_graph(hist, 320)
+    assert strip.shape == (100, 320, 3) and strip.any()
+    assert with_graph(small[0][1], hist, 500).shape == (100 + 4 * 64, 5 * 64, 3)
