@@ -51,8 +51,9 @@ def test_loss_falls_target_stops_options_persist_and_files(tmp_path):
     assert st["result"]["iteration"] == 30 and st["result"]["target_reached"] is True
     mdir = ModelDir.of(ws, "tiny")
     lines = [m for m in metrics(mdir) if "loss" in m]
-    first = np.mean([m["loss"]["src_loss"] + m["loss"]["dst_loss"] for m in lines[:3]])
-    last = np.mean([m["loss"]["src_loss"] + m["loss"]["dst_loss"] for m in lines[-3:]])
+    # Lines hold the mean of about a second of iterations: compare the first and the last one.
+    first = lines[0]["loss"]["src_loss"] + lines[0]["loss"]["dst_loss"]
+    last = lines[-1]["loss"]["src_loss"] + lines[-1]["loss"]["dst_loss"]
     assert last < 0.8 * first, (first, last)
     assert lines[-1]["it"] == 30 and all(k in lines[-1] for k in ("ms", "sps", "n", "t"))
     # The checkpoint is the target iteration; the previous one is kept beside it.
