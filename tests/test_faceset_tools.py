@@ -3,7 +3,6 @@ enhance, debug images, masks, duplicates."""
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 import os

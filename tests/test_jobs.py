@@ -11,7 +11,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
 
 from dfl_tui import jobs
 from dfl_tui.jobs.rundir import RunDir

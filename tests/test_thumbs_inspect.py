@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 
 from dfl_tui.faces import dflimg, thumbs
 from dfl_tui.faces.dflimg import FaceMeta

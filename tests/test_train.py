@@ -44,17 +44,23 @@ def events_text(status: dict, ws) -> str:
     return "\n".join(str(e.get("message", "")) for e in run.read_events()[0])
 
 
-def test_loss_falls_target_stops_options_persist_and_files(tmp_path):
+def test_loss_falls_target_stops_options_persist_and_files(tmp_path, monkeypatch):
+    from dfl_tui.train import trainer
+
+    # Metrics lines normally hold the mean of about a second of iterations, which depends on the machine's
+    # speed; here every iteration gets its own line so the comparison below is the same everywhere.
+    init = trainer.MetricsWriter.__init__
+    monkeypatch.setattr(trainer.MetricsWriter, "__init__", lambda self, path, batch, every=1.0: init(self, path, batch, 0.0))
     ws = make_workspace(tmp_path / "ws", n=6, size=64)
     st = jobs.run_inline(ws, "train", opts(target_iter=30, seed=1, preview_every=10, write_preview_history=True))
     assert st["state"] == "done", st.get("error")
     assert st["result"]["iteration"] == 30 and st["result"]["target_reached"] is True
     mdir = ModelDir.of(ws, "tiny")
     lines = [m for m in metrics(mdir) if "loss" in m]
-    # Lines hold the mean of about a second of iterations: compare the first and the last one.
-    first = lines[0]["loss"]["src_loss"] + lines[0]["loss"]["dst_loss"]
-    last = lines[-1]["loss"]["src_loss"] + lines[-1]["loss"]["dst_loss"]
-    assert last < 0.8 * first, (first, last)
+    total = [m["loss"]["src_loss"] + m["loss"]["dst_loss"] for m in lines]
+    assert len(total) == 30
+    first, last = float(np.mean(total[:5])), float(np.mean(total[-5:]))
+    assert last < 0.85 * first, (first, last)
     assert lines[-1]["it"] == 30 and all(k in lines[-1] for k in ("ms", "sps", "n", "t"))
     # The checkpoint is the target iteration; the previous one is kept beside it.
     folder, manifest = ckpt.find_checkpoint(mdir)

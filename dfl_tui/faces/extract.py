@@ -23,7 +23,6 @@ Faces of frames that are redone are moved to the trash first, never overwritten,
 from __future__ import annotations
 
 import collections
-import math
 import os
 import queue
 import threading
@@ -125,23 +124,6 @@ class Timings:
 # ---------------------------------------------------------------------------
 
 
-def darken_hull(image: np.ndarray, lm68: np.ndarray) -> None:
-    """The debug image's half-dark face hull, computed only around the face (not the whole frame)."""
-    from .landmarks import get_image_hull_mask
-
-    lm = np.asarray(lm68, np.float32)
-    lo, hi = lm.min(0), lm.max(0)
-    pad = (hi - lo) * 0.6 + 4  # room for the raised eyebrows of the hull
-    h, w = image.shape[:2]
-    x0, y0 = (int(max(0, math.floor(v))) for v in lo - pad)
-    x1, y1 = int(min(w, math.ceil(hi[0] + pad[0]))), int(min(h, math.ceil(hi[1] + pad[1])))
-    if x1 <= x0 or y1 <= y0:
-        return
-    roi = image[y0:y1, x0:x1]
-    mask = get_image_hull_mask(roi.shape, lm - np.float32([x0, y0]))
-    roi[...] = (roi.astype(np.float32) * (1.0 - mask * 0.5)).astype(image.dtype)
-
-
 @dataclass
 class FaceWriter:
     """Aligns, encodes and writes the faces of one frame (called from a thread pool)."""
@@ -187,8 +169,7 @@ class FaceWriter:
             thumbs.write_thumbnail(out, face)
             names.append(name)
             if debug is not None:
-                darken_hull(debug, lm)
-                draw_debug(debug, f.rect, lm, self.face_type, transparent_mask=False)
+                draw_debug(debug, f.rect, lm, self.face_type)
         if debug is not None and self.debug_dir is not None:
             ok, buf = cv2.imencode(".jpg", debug, [int(cv2.IMWRITE_JPEG_QUALITY), DEBUG_QUALITY])
             if ok:

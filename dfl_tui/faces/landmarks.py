@@ -373,8 +373,15 @@ def draw_debug(image: np.ndarray, rect: Sequence[float] | None, lm68: np.ndarray
     """
     lm = np.asarray(lm68, np.float32)
     if transparent_mask:
-        mask = get_image_hull_mask(image.shape, lm)
-        image[...] = (image.astype(np.float32) * (1.0 - mask * 0.5)).astype(image.dtype)
+        # Only the face's neighbourhood: a full-frame mask costs ~25 ms per 1080p frame.
+        pts = expand_eyebrows(lm)
+        h, w = image.shape[:2]
+        x0, y0 = (int(max(0, min(v, lim))) for v, lim in zip(np.floor(pts.min(0)) - 2, (w, h)))
+        x1, y1 = (int(max(0, min(v, lim))) for v, lim in zip(np.ceil(pts.max(0)) + 3, (w, h)))
+        if x1 > x0 and y1 > y0:
+            roi = image[y0:y1, x0:x1]
+            mask = get_image_hull_mask(roi.shape, lm - np.float32([x0, y0]))
+            roi[...] = (roi.astype(np.float32) * (1.0 - mask * 0.5)).astype(image.dtype)
     if rect is not None:
         l, t, r, b = [int(round(v)) for v in rect]
         cv2.rectangle(image, (l, t), (r, b), (255, 0, 0), 2)

@@ -31,8 +31,8 @@ class Reporter:
             self.workspace = workspace
 
     # progress ---------------------------------------------------------------------
-    def stage(self, name: str, total: int | None = None, unit: str = "items") -> None:
-        """Start a named phase (resets the counters)."""
+    def stage(self, name: str, total: int | None = None, unit: str = "items", start: int = 0) -> None:
+        """Start a named phase (resets the counters); ``start`` is where ``done`` resumes from."""
 
     def progress(self, done: int, total: int | None = None, *, message: str | None = None, **counts: Any) -> None:
         """Report ``done`` of ``total`` plus step-specific counts (faces=, skipped=...)."""
@@ -97,7 +97,7 @@ class JobContext(Reporter):
     """The reporter of a job running in its own process, writing to its run folder."""
 
     STATUS_EVERY = 0.5  # seconds between status.json rewrites while progress flows
-    EVENT_EVERY = 0.25  # seconds between progress events
+    EVENT_EVERY = 0.5  # seconds between progress events (a day of training: ~170k short lines)
 
     def __init__(self, run: RunDir, status: dict[str, Any]) -> None:
         super().__init__()
@@ -110,6 +110,7 @@ class JobContext(Reporter):
         self._rate_t = time.time()
         self._rate_done = 0
         self._rate = 0.0
+        self._stage_start = 0
         self._last_control_check = 0.0
 
     # -- internal -------------------------------------------------------------------
@@ -128,13 +129,15 @@ class JobContext(Reporter):
             self.run.append_event({"type": "state", "state": state, **{k: v for k, v in fields.items() if k != "traceback"}})
 
     # -- Reporter ---------------------------------------------------------------------
-    def stage(self, name: str, total: int | None = None, unit: str = "items") -> None:
+    def stage(self, name: str, total: int | None = None, unit: str = "items", start: int = 0) -> None:
         with self._lock:
             self._stage_t0 = time.time()
             self._rate_t = self._stage_t0
-            self._rate_done = 0
+            self._rate_done = start
+            self._stage_start = start
             self._rate = 0.0
-            self.status["progress"] = {"stage": name, "done": 0, "total": total, "unit": unit, "rate": 0.0, "eta": None, "counts": {}}
+            self.status["progress"] = {"stage": name, "done": start, "total": total, "unit": unit, "rate": 0.0, "eta": None,
+                                       "counts": {}}
             self.run.append_event({"type": "stage", "stage": name, "total": total, "unit": unit})
             self.flush(True)
         self.log(f"{name}...")
@@ -153,12 +156,12 @@ class JobContext(Reporter):
                 prog["message"] = message
             # Rate over a sliding window of about two seconds, smoothed.
             dt = now - self._rate_t
-            if dt >= 2.0 or (done and self._rate == 0.0 and dt > 0.2):
+            if dt >= 2.0 or (done > self._stage_start and self._rate == 0.0 and dt > 0.2):
                 inst = (done - self._rate_done) / dt if dt > 0 else 0.0
                 self._rate = inst if self._rate == 0.0 else 0.6 * self._rate + 0.4 * inst
                 self._rate_t, self._rate_done = now, done
-            if self._rate == 0.0 and done and now > self._stage_t0:
-                self._rate = done / (now - self._stage_t0)
+            if self._rate == 0.0 and done > self._stage_start and now > self._stage_t0:
+                self._rate = (done - self._stage_start) / (now - self._stage_t0)
             prog["rate"] = round(self._rate, 3)
             prog["elapsed"] = round(now - self._stage_t0, 1)
             prog["eta"] = round((total - done) / self._rate, 1) if total and self._rate > 0 and done < total else None

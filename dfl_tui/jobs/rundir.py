@@ -160,4 +160,9 @@ def list_run_dirs(jobs_dir: Path) -> list[RunDir]:
         dirs = [p for p in jobs_dir.iterdir() if p.is_dir() and (p / "job.json").exists()]
     except OSError:
         return []
-    return [RunDir(p) for p in sorted(dirs, key=lambda p: p.name, reverse=True)]
+    def created(p: Path) -> tuple[float, str]:
+        # Ids order only to the second; the spec's creation time breaks ties.
+        spec = read_json(p / "job.json", {}) or {}
+        return float(spec.get("created") or 0.0), p.name
+
+    return [RunDir(p) for p in sorted(dirs, key=created, reverse=True)]
