@@ -178,10 +178,11 @@ def test_process_mask_works_at_4x_resolution():
     assert abs((m8 > 0.5).sum() - 120 * 120) < 600 and abs((m0 > 0.5).sum() - 128 * 128) < 600
 
 
-def test_face_scale_grows_the_face():
-    small = (merged(FrameSettings(face_scale=-20))[2].mask > 127).sum()
+def test_face_scale_works_as_in_deepfacelab():
+    # DeepFaceLab's sign: a positive output face scale crops tighter, so the pasted face is smaller.
+    big = (merged(FrameSettings(face_scale=-20))[2].mask > 127).sum()
     normal = (merged(FrameSettings(face_scale=0))[2].mask > 127).sum()
-    big = (merged(FrameSettings(face_scale=20))[2].mask > 127).sum()
+    small = (merged(FrameSettings(face_scale=20))[2].mask > 127).sum()
     assert small < normal < big
 
 

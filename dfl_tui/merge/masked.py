@@ -213,9 +213,9 @@ class _Geometry:
 
 def _geometry(lm: np.ndarray, res: int, face_type: FaceType, out_size: int, face_scale: int,
               frame_shape: tuple[int, ...]) -> _Geometry | None:
-    # +N %: the pasted face is N % bigger. (DeepFaceLab passes 1 + N/100 as the crop scale,
-    # which makes the face *smaller* for positive N; we keep the number intuitive.)
-    scale = 1.0 / (1.0 + 0.01 * face_scale)
+    # DeepFaceLab's output face scale, number for number: the crop scale is 1 + N/100, so a
+    # positive N crops tighter and the pasted face comes out *smaller* (a session's values carry over).
+    scale = 1.0 + 0.01 * face_scale
     face_mat = get_transform_mat(lm, out_size, face_type)
     out_mat = get_transform_mat(lm, out_size, face_type, scale=scale)
     mask_mat = get_transform_mat(lm, 4 * res, face_type, scale=scale)

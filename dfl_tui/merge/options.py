@@ -65,8 +65,8 @@ class FrameSettings:
                           min=-400, max=400)
     blur_mask: int = opt(0, "soften the mask edge, in pixels of the 4x model-resolution mask", min=0, max=400)
     motion_blur: int = opt(0, "blur the face along its motion between frames (single-face videos only)", min=0, max=100)
-    face_scale: int = opt(0, "make the output face bigger (>0) or smaller (<0), in percent "
-                          "(DeepFaceLab's output_face_scale, sign made intuitive)", min=-50, max=50)
+    face_scale: int = opt(0, "DeepFaceLab's output face scale, in percent: >0 makes the pasted face smaller, <0 bigger",
+                          min=-50, max=50)
     color_transfer: str = opt("rct", "match the face's colours to the dst face", choices=COLOR_TRANSFER_MODES)
     masked_hist_match: bool = opt(True, "hist-match modes: match only inside the mask")
     hist_match_threshold: int = opt(238, "hist-match modes: clip the source histogram at this level", min=0, max=255)
