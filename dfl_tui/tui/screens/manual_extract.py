@@ -27,17 +27,14 @@ import cv2
 import numpy as np
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...errors import DflError, InputError
 from ...faces import manual
 from ...faces.facetype import FaceType
-from .xseg_editor import CURSOR_RGB, INCLUDE_RGB, SELECT_RGB, ImageCanvas, draw_cursor, to_disp
+from .xseg_editor import CURSOR_RGB, INCLUDE_RGB, SELECT_RGB, CanvasToolScreen, ImageCanvas, draw_cursor, to_disp
 
 MODES = ("all", "noface", "deleted-debug")
 MODE_TITLES = {"all": "every frame", "noface": "frames with no face found",
@@ -72,9 +69,10 @@ class Fitted(Message):
         self.token, self.landmarks, self.error = token, landmarks, error
 
 
-class ManualExtractScreen(Screen):
+class ManualExtractScreen(CanvasToolScreen):
     """Place face boxes by hand; landmarks fitted live; faces written like automatic extraction."""
 
+    ID_PREFIX = "mx"
     HELP_TITLE = "Manual face extraction"
     DEFAULT_CSS = """
     ManualExtractScreen #mx-title { height: 1; padding: 0 1; background: $panel; }
@@ -170,27 +168,6 @@ class ManualExtractScreen(Screen):
         return ws.frames(self.side), ws.aligned(self.side), ws.aligned_debug(self.side)
 
     # -- layout --------------------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield Static(id="mx-title")
-        with Horizontal(id="mx-body"):
-            yield ImageCanvas(id="mx-canvas")
-            with Vertical(id="mx-side"):
-                yield Static(id="mx-info")
-                yield Static(self._keys_text(), id="mx-keys")
-        yield Static(id="mx-status")
-        yield Footer()
-
-    @property
-    def canvas(self) -> ImageCanvas:
-        return self.query_one(ImageCanvas)
-
-    def _keys_text(self) -> Text:
-        t = Text()
-        for k, what in self.KEYS_HELP:
-            t.append(f"{k:<12}", style="bold")
-            t.append(what + "\n", style="dim")
-        return t
-
     def on_mount(self) -> None:
         self.canvas.draw = self._draw
         self.canvas.focus()

@@ -23,7 +23,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.segment import Segment
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -32,7 +31,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.strip import Strip
-from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
 from ...merge.options import (COLOR_TRANSFER_MODES, MASK_MODES, MODES, SHARPEN_MODES, FrameSettings, MergeOptions,
@@ -40,6 +38,7 @@ from ...merge.options import (COLOR_TRANSFER_MODES, MASK_MODES, MODES, SHARPEN_M
 from ...options import describe
 from ...options import replace as opt_replace
 from ..messages import JobStarted, JobStartFailed
+from ..widgets.pixel_view import PixelView
 from ..widgets.job_view import JobView
 
 VIEWS = ("after", "before", "mask")
@@ -135,44 +134,11 @@ def draw(arrays: dict[str, Any], view: str) -> list[Strip]:
     return render(img, quantize=2)
 
 
-class MergeImage(Widget):
+class MergeImage(PixelView):
     """The merged frame in half-block pixels, centred."""
 
-    DEFAULT_CSS = """
-    MergeImage { width: 1fr; height: 1fr; }
-    """
-
     def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.strips: list[Strip] = []
-        self.message = "starting the merger's model helper..."
-
-    def set_strips(self, strips: list[Strip]) -> None:
-        self.strips = strips
-        self.refresh()
-
-    def set_message(self, text: str) -> None:
-        self.strips = []
-        self.message = text
-        self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        if not self.strips:
-            lines = self.message.split("\n")
-            first = self.size.height // 2 - len(lines) // 2
-            if first <= y < first + len(lines):
-                return Strip([Segment(lines[y - first][:width].center(width), self.rich_style)])
-            return Strip.blank(width, self.rich_style)
-        top = max(0, (self.size.height - len(self.strips)) // 2)
-        i = y - top
-        if i < 0 or i >= len(self.strips):
-            return Strip.blank(width, self.rich_style)
-        strip = self.strips[i]
-        left = max(0, (width - strip.cell_length) // 2)
-        if left:
-            strip = Strip.join([Strip.blank(left, self.rich_style), strip])
-        return strip.extend_cell_length(width, self.rich_style).crop(0, width)
+        super().__init__("starting the merger's model helper...", **kw)
 
 
 class MergerScreen(Screen):

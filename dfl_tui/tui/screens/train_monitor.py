@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.segment import Segment
 from rich.text import Text
+from ..widgets.pixel_view import PixelView
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -137,43 +137,11 @@ def render_preview(view: PreviewView, width: int, height_px: int) -> list[Strip]
 # ---------------------------------------------------------------------------
 
 
-class PreviewImage(Widget):
+class PreviewImage(PixelView):
     """Half-block pixels of the latest preview, centred."""
 
-    DEFAULT_CSS = """
-    PreviewImage { width: 1fr; height: 1fr; }
-    """
-
     def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.strips: list[Strip] = []
-        self.message = "no preview yet"
-
-    def set_strips(self, strips: list[Strip]) -> None:
-        self.strips = strips
-        self.refresh()
-
-    def set_message(self, text: str) -> None:
-        self.strips = []
-        self.message = text
-        self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        if not self.strips:
-            if y == self.size.height // 2:
-                text = self.message[:width].center(width)
-                return Strip([Segment(text, self.rich_style)])
-            return Strip.blank(width, self.rich_style)
-        top = max(0, (self.size.height - len(self.strips)) // 2)
-        i = y - top
-        if i < 0 or i >= len(self.strips):
-            return Strip.blank(width, self.rich_style)
-        strip = self.strips[i]
-        left = max(0, (width - strip.cell_length) // 2)
-        if left:
-            strip = Strip.join([Strip.blank(left, self.rich_style), strip])
-        return strip.extend_cell_length(width, self.rich_style).crop(0, width)
+        super().__init__('no preview yet', **kw)
 
 
 def _plot_widget() -> Widget:

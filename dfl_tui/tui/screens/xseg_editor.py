@@ -293,9 +293,42 @@ class FaceLoaded(Message):
 VIEW_LABELS, VIEW_BAKED, VIEW_XSEG = "labels", "baked", "xseg"
 
 
-class XSegEditorScreen(Screen):
+class CanvasToolScreen(Screen):
+    """A picture to work on by mouse and keys, with an info pane and the keys listed beside it.
+
+    The XSeg editor and manual extraction share this layout; ``ID_PREFIX`` keeps their CSS apart.
+    """
+
+    ID_PREFIX = "tool"
+    KEYS_HELP: tuple[tuple[str, str], ...] = ()
+
+    def compose(self) -> ComposeResult:
+        p = self.ID_PREFIX
+        yield Static(id=f"{p}-title")
+        with Horizontal(id=f"{p}-body"):
+            yield ImageCanvas(id=f"{p}-canvas")
+            with Vertical(id=f"{p}-side"):
+                yield Static(id=f"{p}-info")
+                yield Static(self._keys_text(), id=f"{p}-keys")
+        yield Static(id=f"{p}-status")
+        yield Footer()
+
+    @property
+    def canvas(self) -> ImageCanvas:
+        return self.query_one(ImageCanvas)
+
+    def _keys_text(self) -> Text:
+        t = Text()
+        for k, what in self.KEYS_HELP:
+            t.append(f"{k:<12}", style="bold")
+            t.append(what + "\n", style="dim")
+        return t
+
+
+class XSegEditorScreen(CanvasToolScreen):
     """Label faces with include/exclude polygons; the labels go into the face files."""
 
+    ID_PREFIX = "xe"
     HELP_TITLE = "XSeg mask editor"
     DEFAULT_CSS = """
     XSegEditorScreen #xe-title { height: 1; padding: 0 1; background: $panel; }
@@ -408,28 +441,6 @@ class XSegEditorScreen(Screen):
         if self.workspace is None:
             return Path(".")
         return self.workspace.aligned(self.side)
-
-    # -- layout --------------------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield Static(id="xe-title")
-        with Horizontal(id="xe-body"):
-            yield ImageCanvas(id="xe-canvas")
-            with Vertical(id="xe-side"):
-                yield Static(id="xe-info")
-                yield Static(self._keys_text(), id="xe-keys")
-        yield Static(id="xe-status")
-        yield Footer()
-
-    @property
-    def canvas(self) -> ImageCanvas:
-        return self.query_one(ImageCanvas)
-
-    def _keys_text(self) -> Text:
-        t = Text()
-        for k, what in self.KEYS_HELP:
-            t.append(f"{k:<12}", style="bold")
-            t.append(what + "\n", style="dim")
-        return t
 
     def on_mount(self) -> None:
         self.canvas.draw = self._draw
