@@ -43,7 +43,7 @@ demo: $(STAMP)
 	$(DFL) extract-faces src
 	$(DFL) extract-faces dst
 	$(DFL) train --model Quick96 --target-iter $(DEMO_ITERS)
-	$(DFL) merge --model Quick96
+	$(DFL) merge --model Quick96 --erode-mask 20 --blur-mask 80
 	$(DFL) make-video
 	$(DFL) verify $(DEMO_WS)/result.mp4
 
