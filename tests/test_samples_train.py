@@ -161,3 +161,23 @@ def test_packed_faceset_is_read(tmp_path):
         a = load_prepared(s, 64, FaceType.WHOLE_FACE)
         b = load_prepared(load_faceset(loose)[files.index(p)], 64, FaceType.WHOLE_FACE)
         assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+
+
+def test_faceset_packed_by_dfl_tui_is_read(tmp_path):
+    """`dfl-tui faceset src pack` writes faceset.dflpack; training must read it like loose files."""
+    from dfl_tui.faceset.pack import pack_folder
+
+    loose = tmp_path / "loose"
+    files = make_faceset(loose, "hopper", n=3, size=64)
+    before = {s.name: load_prepared(s, 64, FaceType.WHOLE_FACE) for s in load_faceset(loose)}
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    for p in files:
+        (packed / p.name).write_bytes(p.read_bytes())
+    pack_folder(packed)
+    assert (packed / "faceset.dflpack").is_file() and not list(packed.glob("*.jpg"))
+    samples = load_faceset(packed)
+    assert sorted(s.name for s in samples) == sorted(before)
+    for s in samples:
+        a = load_prepared(s, 64, FaceType.WHOLE_FACE)
+        assert np.array_equal(a.image, before[s.name].image) and np.array_equal(a.mask, before[s.name].mask)

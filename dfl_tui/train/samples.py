@@ -26,7 +26,6 @@ import io
 import os
 import queue
 import random
-import struct
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +41,7 @@ from ..faces import dflimg, landmarks as lmk
 from ..faces.facetype import FaceType
 from ..workspace import list_images
 
-PAK_NAME = "faceset.pak"
+PAK_NAMES = ("faceset.dflpack", "faceset.pak")  # ours first, then DeepFaceLab's
 YAW_BINS = 128  # uniform_yaw: bins over [-1.2, 1.2] rad (2DFAN landmarks never go further)
 YAW_RANGE = 1.2
 
@@ -105,51 +104,24 @@ def sample_from_bytes(data: bytes, name: str, path: str, offset: int = -1) -> Fa
 
 
 def read_pak_entries(pak: Path) -> list[tuple[str, int, int]]:
-    """``(name, offset, length)`` of every face in a DeepFaceLab ``faceset.pak`` (§3.3).
+    """``(name, offset, length)`` of every face in a packed set: ours (``faceset.dflpack``) or
+    DeepFaceLab's ``faceset.pak``, read by the faceset tools' validating, pickle-safe readers."""
+    from ..faceset import pack
 
-    The header's sample list is read with the restricted unpickler only to learn the file
-    names and the count; each face's own metadata comes from its embedded DFL chunk.
-    DeepFaceLab writes the last (sentinel) offset as an absolute position, which over-states
-    the last file's length: it is clamped to the file's end.
-    """
-    try:
-        pack_mod = __import__("dfl_tui.faceset.pack", fromlist=["read_entries"])
-        reader = getattr(pack_mod, "read_entries", None)
-    except ImportError:
-        reader = None
-    if reader is not None:  # the faceset tools' own reader, when installed
-        return list(reader(pak))
-    size = pak.stat().st_size
-    with open(pak, "rb") as fh:
-        head = fh.read(16)
-        if len(head) < 16:
-            raise InputError(f"{pak}: too short to be a faceset.pak")
-        version, plen = struct.unpack("QQ", head)
-        if version != 1:
-            raise InputError(f"{pak}: unsupported faceset.pak version {version}")
-        configs = dflimg.restricted_loads(fh.read(plen), str(pak))
-        n = len(configs)
-        offsets = struct.unpack(f"{n + 1}Q", fh.read(8 * (n + 1)))
-        data_start = fh.tell()
-    out = []
-    for i, cfg in enumerate(configs):
-        name = cfg.get("filename") if isinstance(cfg, dict) else None
-        start = data_start + offsets[i]
-        end = min(size, data_start + offsets[i + 1]) if i + 1 < n else size
-        out.append((str(name or f"{i:05d}.jpg"), start, max(0, end - start)))
-    return out
+    entries = pack.read_pack(pak) if pak.name == pack.PACK_NAME else pack.read_dfl_pak(pak)[0]
+    return [(e.name, e.offset, e.size) for e in entries]
 
 
 def load_faceset(folder: Path, *, warn: Callable[[str], None] | None = None, workers: int = 8) -> list[FaceSample]:
-    """Index an aligned faceset (loose files, or ``faceset.pak`` when present).
+    """Index an aligned faceset (loose files, or a packed ``faceset.dflpack`` / ``faceset.pak`` when present).
 
     Broken files are reported through ``warn`` and skipped; an empty result raises
     :class:`InputError` naming the folder.
     """
     folder = Path(folder)
-    pak = folder / PAK_NAME
+    pak = next((p for p in (folder / name for name in PAK_NAMES) if p.is_file()), None)
     jobs: list[tuple[str, str, int, int]] = []
-    if pak.is_file():
+    if pak is not None:
         for name, off, length in read_pak_entries(pak):
             jobs.append((name, str(pak), off, length))
     else:
