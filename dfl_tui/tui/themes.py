@@ -20,23 +20,13 @@ import sysconfig
 from pathlib import Path
 from typing import Any
 
+from ..faceset.journal import TAGS  # noqa: F401  (re-exported: the seven review tags, one definition)
 from .config import config_dir
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
-
-# The review tags of WORKFLOW.md step 5, in the order the reviewer numbers them.
-TAGS: tuple[tuple[str, str], ...] = (
-    ("green", "good"),
-    ("red", "misaligned"),
-    ("blue", "obstructed"),
-    ("yellow", "blurry"),
-    ("purple", "other person"),
-    ("pink", "cut off"),
-    ("orange", "too bright/dark"),
-)
 
 TAG_DEFAULTS: dict[str, str] = {
     "tag-green": "#4caf50",
