@@ -20,9 +20,8 @@ import av
 
 from ..errors import InputError
 from ..jobs.context import Reporter
-from ..util.atomic import _fsync_dir
-from . import trash
 from .audio import AudioSource
+from .output import abandon, publish
 from .options import CutVideoOptions, format_time, parse_time
 from .frames import rotation_steps, upright
 from .probe import container_format, open_video, resolve_in_workspace, stream_fps
@@ -121,21 +120,9 @@ def cut_video(src: Path, out: Path, *, start: float | None = None, end: float | 
             audio.mux_until(output, math.inf)
         output.close()
         output = None
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        if out.exists():
-            batch = trash.new_batch(out.parent, "replaced-video")
-            trash.move_files(batch, [out])
-            ctx.log(f"the previous {out.name} was moved to {batch}")
-        os.replace(tmp, out)
-        _fsync_dir(out.parent)
+        publish(tmp, out, ctx)
     except BaseException:
-        if output is not None:
-            try:
-                output.close()
-            except Exception:  # noqa: BLE001
-                pass
-        tmp.unlink(missing_ok=True)
+        abandon(output, tmp)
         raise
     finally:
         if audio is not None:

@@ -22,10 +22,9 @@ import numpy as np
 from ..errors import InputError
 from ..jobs.context import Reporter
 from ..provenance.metadata import read_provenance, video_tags
-from ..util.atomic import _fsync_dir
 from ..workspace import list_images
-from . import trash
 from .audio import AudioSource
+from .output import abandon, publish
 from .imageio import read_ahead
 from .options import MakeVideoOptions
 from .probe import container_format, find_video, open_video, probe, resolve_in_workspace, stream_fps
@@ -165,21 +164,9 @@ def encode_video(
             audio.mux_until(output, float("inf"))
         output.close()
         output = None
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        if trash_old and out.exists():
-            batch = trash.new_batch(out.parent, "replaced-video")
-            trash.move_files(batch, [out])
-            ctx.log(f"the previous {out.name} was moved to {batch}")
-        os.replace(tmp, out)
-        _fsync_dir(out.parent)
+        publish(tmp, out, ctx, keep_old=trash_old)
     except BaseException:
-        if output is not None:
-            try:
-                output.close()
-            except Exception:  # noqa: BLE001 - the temp file is removed anyway
-                pass
-        tmp.unlink(missing_ok=True)
+        abandon(output, tmp)
         raise
     finally:
         if audio is not None:
