@@ -223,29 +223,40 @@ def format_table(r: dict[str, Any]) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def run(args: argparse.Namespace) -> int:
+def bench_from_args(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, Any], int]:
+    """Run the benchmark the command line asks for: (result or None, the options used, exit code).
+
+    Bad options and out-of-memory are explained on stdout instead of a traceback.
+    """
     from ..options import OptionError
 
     try:
         opts = _options_from_args(args)
     except (OSError, ValueError) as e:
         print(f"error: {e}")
-        return 2
+        return None, {}, 2
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     try:
-        result = run_bench(args.model, args.res, args.batch, args.device, args.iters, args.warmup, opts,
+        result = run_bench(args.model, args.res, args.batch, args.device, args.iters, args.warmup, dict(opts),
                            count_flops=not args.no_flops)
     except (KeyError, OptionError, TypeError) as e:
         print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}")
-        return 2
+        return None, dict(opts), 2
     except RuntimeError as e:
         if "out of memory" in str(e).lower():
             print("error: out of memory; try a smaller --batch or --res")
-            return 1
+            return None, dict(opts), 1
         raise
+    return result, dict(opts), 0
+
+
+def run(args: argparse.Namespace) -> int:
+    result, _opts, code = bench_from_args(args)
+    if result is None:
+        return code
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     return 0
 

@@ -115,28 +115,10 @@ def bench_faces(args: argparse.Namespace, opts: dict[str, Any], iters: int) -> d
 
 def run(args: argparse.Namespace) -> int:
     from ..models import bench as mbench
-    from ..options import OptionError
 
-    try:
-        opts = mbench._options_from_args(args)
-    except (OSError, ValueError) as e:
-        print(f"error: {e}")
-        return 2
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    try:
-        result = mbench.run_bench(args.model, args.res, args.batch, args.device, args.iters, args.warmup, dict(opts),
-                                  count_flops=not args.no_flops)
-    except (KeyError, OptionError, TypeError) as e:
-        print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}")
-        return 2
-    except RuntimeError as e:
-        if "out of memory" in str(e).lower():
-            print("error: out of memory; try a smaller --batch or --res")
-            return 1
-        raise
+    result, opts, code = mbench.bench_from_args(args)
+    if result is None:
+        return code
     from ..models import build_model
 
     cfg = build_model(result["model"], {**opts, **({"resolution": result["resolution"], "batch_size": result["batch"]}
