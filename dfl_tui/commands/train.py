@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cli import follow_run, workspace_from
     from ..train.modeldir import ModelDir
     from ..train.options import TrainOptions, describe_changes, not_applicable, resolve
-    from ..train.samples import PAK_NAME
+    from ..train.samples import PAK_NAMES
     from ..workspace import count_images
 
     ws = workspace_from(args)
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if not opts.pretraining_data_dir:
         for side in ("src", "dst"):
             folder = ws.aligned(side)
-            if not count_images(folder) and not (folder / PAK_NAME).exists():
+            if not count_images(folder) and not any((folder / n).exists() for n in PAK_NAMES):
                 return _err(f"no aligned faces in {folder}: extract the {side} faces first (steps 4 and 5)")
 
     quiet = args.quiet or args.json
