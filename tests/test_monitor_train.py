@@ -228,7 +228,7 @@ async def test_monitor_without_a_model_starts_one_from_the_form(tmp_path):
 
 def test_recorded_run_json_is_what_the_trainer_writes(tmp_path):
     """The recorded folder above uses the trainer's own writers' formats (guards the Pilot test's realism)."""
-    from dfl_tui.train.trainer import MetricsWriter
+    from dfl_tui.train.metrics import MetricsWriter
 
     p = tmp_path / "m.jsonl"
     w = MetricsWriter(p, batch_size=4, every=0.0)

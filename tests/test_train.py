@@ -22,7 +22,7 @@ from dfl_tui.jobs.rundir import RunDir
 from dfl_tui.train import checkpoint as ckpt
 from dfl_tui.train.modeldir import ModelDir
 from dfl_tui.train.options import TrainOptions
-from dfl_tui.train.trainer import summary_text
+from dfl_tui.train.summary import summary_text
 from dfl_tui.util.atomic import read_jsonl
 from train_fixtures import make_workspace
 

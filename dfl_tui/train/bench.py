@@ -32,12 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def bench_augment(res: int, batch: int, device: Any, cfg: dict[str, Any], iters: int = 10, ct: str = "none") \
         -> dict[str, float]:
-    """Milliseconds per batch of :class:`~dfl_tui.train.trainer.BatchMaker` on random uint8 faces."""
+    """Milliseconds per batch of :class:`~dfl_tui.train.batches.BatchMaker` on random uint8 faces."""
     import numpy as np
     import torch
 
     from .samples import RawBatch
-    from .trainer import BatchMaker
+    from .batches import BatchMaker
 
     dev = torch.device(device)
     rng = np.random.default_rng(0)
@@ -71,7 +71,8 @@ def bench_faces(args: argparse.Namespace, opts: dict[str, Any], iters: int) -> d
     from ..models import build_model
     from ..workspace import Workspace
     from .samples import FaceSource, default_threads, load_faceset
-    from .trainer import BatchMaker, pick_device
+    from .batches import BatchMaker
+    from .device import pick_device
 
     ws = Workspace.open(getattr(args, "workspace", None))
     dev = pick_device(args.device or "auto")

@@ -5,7 +5,7 @@
 
 Every rank trains the same model on ``batch_size // world`` faces per side (DeepFaceLab's split of
 the batch over its GPUs) and the gradients are averaged before each optimizer step (see
-:class:`dfl_tui.train.trainer.Dist`). Rank ``r`` uses ``cuda:LOCAL_RANK`` (NCCL); without CUDA the
+:class:`dfl_tui.train.distributed.Dist`). Rank ``r`` uses ``cuda:LOCAL_RANK`` (NCCL); without CUDA the
 ranks run on the CPU with the gloo backend (useful for testing). Rank 0 does what a single-GPU
 training does: it records a job (``dfl-tui jobs`` and the TUI monitor see it, and its control files
 ``save``/``backup``/``preview``/``cancel`` work), writes the checkpoints, metrics and previews.

@@ -9,7 +9,7 @@
 * :func:`training_facts` turns the model folder and the job status into the header numbers:
   iteration, it/s, ETA to the target, time since the last save.
 
-metrics.jsonl lines (written by :class:`dfl_tui.train.trainer.MetricsWriter`)::
+metrics.jsonl lines (written by :class:`dfl_tui.train.metrics.MetricsWriter`)::
 
     {"it": 1200, "t": 1732.5e6, "n": 3, "ms": 312.5, "sps": 25.6, "loss": {"src_loss": 0.41, "dst_loss": 0.38}}
     {"event": "start"|"save"|"backup"|"nan"|"stop", "it": 1200, "t": ...}

@@ -16,6 +16,11 @@
   (``preview``); preview history when enabled; ``summary.txt``; ``metrics.jsonl``;
 * a NaN/inf loss stops training without saving: the last good checkpoint stays (its iteration is
   named); a GPU out-of-memory error ends with a message naming the batch size and resolution.
+
+Around the loop, one module per thing: :mod:`.device` (which device, out-of-memory messages),
+:mod:`.batches` (faces -> augmented batch), :mod:`.metrics` (metrics.jsonl, loss history),
+:mod:`.distributed` (torchrun ranks), :mod:`.backups` (rotating autobackups), :mod:`.summary`
+(summary.txt), :mod:`.checkpoint` (saving and loading).
 """
 
 from __future__ import annotations
@@ -23,10 +28,8 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,13 +38,18 @@ import torch
 from .. import options as optmod
 from ..errors import DflError, InputError
 from ..faces.facetype import FaceType
-from ..util.atomic import append_jsonl, atomic_write_text
-from . import augment as aug
+from ..util.atomic import atomic_write_text
 from . import checkpoint as ckpt
+from .backups import rotate_backup
+from .batches import BatchMaker
+from .device import device_lines, is_oom, oom_message, pick_device
+from .distributed import Dist
+from .metrics import LossHistory, MetricsWriter
 from .modeldir import ModelDir
 from .options import describe_changes, resolve
 from .preview import layout_previews, write_history, write_previews
 from .samples import FaceSource, aligned_dirs, default_threads, load_faceset
+from .summary import summary_text
 
 PREVIEW_MIN_SECONDS = 5.0  # the latest preview is rewritten at most this often (history is not limited)
 CONTROL_EVERY = 0.5  # seconds between control-file checks
@@ -49,289 +57,6 @@ CONTROL_EVERY = 0.5  # seconds between control-file checks
 
 class TrainingStopped(DflError):
     """Training ended on purpose with a message for the user (NaN loss, out of memory)."""
-
-
-# ---------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------
-
-
-def pick_device(spec: str) -> torch.device:
-    """``auto`` (CUDA, then Apple MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; checked."""
-    spec = (spec or "auto").strip().lower()
-    if spec == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(spec)
-    except RuntimeError:
-        raise InputError(f"device {spec!r}: use auto, cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"device {spec}: no CUDA GPU is visible to torch here; use --device cpu")
-        idx = dev.index if dev.index is not None else torch.cuda.current_device()
-        if idx >= torch.cuda.device_count():
-            raise InputError(f"device {spec}: only {torch.cuda.device_count()} CUDA device(s) (cuda:0..)")
-        return torch.device("cuda", idx)
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InputError("device mps: Apple's Metal backend is not available here")
-    return dev
-
-
-def device_lines(device: torch.device) -> list[tuple[str, str]]:
-    """The "Running On" rows of summary.txt."""
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        return [("Device index", str(device.index)), ("Name", props.name),
-                ("VRAM", f"{props.total_memory / 2**30:.2f}GB")]
-    if device.type == "mps":
-        return [("Using device", "Apple MPS")]
-    return [("Using device", "CPU")]
-
-
-def summary_text(name: str, iteration: int, options: dict[str, Any], running_on: list[tuple[str, str]]) -> str:
-    """DeepFaceLab's boxed summary: "Model Summary", "Model Options", "Running On"."""
-    rows = {k: ("y" if v is True else "n" if v is False else str(v)) for k, v in options.items()}
-    wn = max([len(k) for k in rows] + [len(k) for k, _ in running_on] + [17]) + 1
-    wv = max([len(v) for v in rows.values()] + [len(str(iteration)), len(name)] + [len(v) for _, v in running_on]) + 1
-    total = wn + wv + 2
-    blank = f"=={' ' * total}=="
-
-    def row(k: str, v: str) -> str:
-        return f"=={k: >{wn}}: {v: <{wv}}=="
-
-    out = [f"=={' Model Summary ':=^{total}}==", blank, row("Model name", name), blank,
-           row("Current iteration", str(iteration)), blank, f"=={' Model Options ':-^{total}}==", blank]
-    out += [row(k, v) for k, v in rows.items()]
-    out += [blank, f"=={' Running On ':-^{total}}==", blank]
-    out += [row(k, v) for k, v in running_on]
-    out += [blank, f"=={'=' * total}=="]
-    return "\n".join(out) + "\n"
-
-
-def is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-class MetricsWriter:
-    """Appends ``metrics.jsonl``: a line about every ``every`` seconds with the mean losses since the last."""
-
-    def __init__(self, path: Path | None, batch_size: int, every: float = 1.0) -> None:
-        self.path = path
-        self.batch = batch_size
-        self.every = every
-        self._reset()
-        self._last_write = time.monotonic()
-
-    def _reset(self) -> None:
-        self.n = 0
-        self.sums: dict[str, float] = {}
-        self.time = 0.0
-
-    def add(self, iteration: int, losses: dict[str, float], seconds: float) -> None:
-        self.n += 1
-        self.time += seconds
-        for k, v in losses.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v)
-        self.iteration = iteration
-        if time.monotonic() - self._last_write >= self.every:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.n or self.path is None:
-            self._reset()
-            return
-        ms = 1000.0 * self.time / self.n
-        line = {"it": self.iteration, "t": round(time.time(), 3), "n": self.n, "ms": round(ms, 2),
-                "sps": round(self.batch * self.n / self.time, 2) if self.time > 0 else 0.0,
-                "loss": {k: round(v / self.n, 6) for k, v in self.sums.items()}}
-        append_jsonl(self.path, line)
-        self._last_write = time.monotonic()
-        self._reset()
-
-    def event(self, kind: str, iteration: int, **extra: Any) -> None:
-        self.flush()
-        if self.path is None:
-            return
-        append_jsonl(self.path, {"event": kind, "it": int(iteration), "t": round(time.time(), 3), **extra})
-
-
-class LossHistory:
-    """Per-iteration losses for the history images' graph strip; bounded (halved when full)."""
-
-    def __init__(self, max_len: int = 20_000) -> None:
-        self.names: list[str] = []
-        self.rows: list[list[float]] = []
-        self.max_len = max_len
-
-    def add(self, losses: dict[str, float], weight: int = 1) -> None:
-        for k in losses:
-            if k not in self.names:
-                self.names.append(k)
-        row = [float(losses.get(k, 0.0)) for k in self.names]
-        self.rows.extend([row] * max(1, weight) if weight <= 4 else [row])
-        if len(self.rows) > self.max_len:
-            self.rows = [[(a + b) / 2 for a, b in zip(r1, r2)] for r1, r2 in zip(self.rows[0::2], self.rows[1::2])]
-
-    def array(self) -> np.ndarray | None:
-        if not self.rows:
-            return None
-        width = len(self.names)
-        return np.array([r + [0.0] * (width - len(r)) for r in self.rows], np.float64)
-
-    def load(self, metrics_path: Path) -> None:
-        from .monitor import MetricsReader
-
-        r = MetricsReader(str(metrics_path))
-        r.poll()
-        for p in r.points:
-            self.add(p.loss, min(p.n, 4))
-
-
-# ---------------------------------------------------------------------------
-# Batches
-# ---------------------------------------------------------------------------
-
-
-class BatchMaker:
-    """Raw faces of both sides -> the model's batch dict, augmented on the training device."""
-
-    def __init__(self, cfg: dict[str, Any], device: torch.device, generator: torch.Generator) -> None:
-        res = int(cfg["resolution"])
-        common = dict(resolution=res, random_warp=bool(cfg.get("random_warp", True)),
-                      flip_prob=float(cfg.get("flip_probability", 0.4)),
-                      rotation=float(cfg.get("rotation_range", 10.0)), scale=float(cfg.get("scale_range", 0.05)),
-                      translate=float(cfg.get("translation_range", 0.05)))
-        self.src_cfg = aug.AugmentConfig(**common, random_flip=bool(cfg.get("random_src_flip", False)),
-                                         hsv_power=float(cfg.get("random_hsv_power", 0.0) or 0.0),
-                                         ct_mode=cfg.get("ct_mode") or "none")
-        self.dst_cfg = aug.AugmentConfig(**common, random_flip=bool(cfg.get("random_dst_flip", False)))
-        self.device = device
-        self.g = generator
-
-    def _tensors(self, raw: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return (aug.to_float(raw.images, self.device), aug.to_float(raw.masks, self.device),
-                aug.to_float(raw.em_masks, self.device))
-
-    def make(self, raw_src: Any, raw_dst: Any) -> dict[str, torch.Tensor]:
-        si, sm, se = self._tensors(raw_src)
-        di, dm, de = self._tensors(raw_dst)
-        ct_ref = None
-        if self.src_cfg.ct_mode not in ("none", "", None):
-            perm = torch.randint(0, di.shape[0], (si.shape[0],), generator=self.g).to(self.device)
-            ct_ref = di[perm]
-        s = aug.augment_side(si, sm, se, self.src_cfg, self.g, ct_ref=ct_ref)
-        d = aug.augment_side(di, dm, de, self.dst_cfg, self.g)
-        return {"warped_src": s["warped"], "target_src": s["target"], "target_srcm": s["mask"],
-                "target_srcm_em": s["em_mask"], "warped_dst": d["warped"], "target_dst": d["target"],
-                "target_dstm": d["mask"], "target_dstm_em": d["em_mask"]}
-
-    def plain(self, raw_src: Any, raw_dst: Any) -> dict[str, torch.Tensor]:
-        """Unaugmented targets (the fixed preview-history sample)."""
-        si, sm, se = self._tensors(raw_src)
-        di, dm, de = self._tensors(raw_dst)
-        return {"warped_src": si, "target_src": si, "target_srcm": sm, "target_srcm_em": se,
-                "warped_dst": di, "target_dst": di, "target_dstm": dm, "target_dstm_em": de}
-
-
-# ---------------------------------------------------------------------------
-# Several GPUs (torchrun)
-# ---------------------------------------------------------------------------
-
-
-class Dist:
-    """Data-parallel training across processes started by ``torchrun`` (see :mod:`dfl_tui.train.ddp`).
-
-    DeepFaceLab splits the batch over the GPUs and averages the gradients on one device; here every
-    rank holds the whole model, draws ``batch // world`` faces of its own, and each optimizer step
-    first averages the gradients of all ranks (one all-reduce per optimizer). All ranks share the
-    global torch seed, so lr-dropout masks and AMP's channel picks stay identical and the weights
-    never drift apart. Decisions (stop, save, backup, preview, NaN) are agreed every iteration; only
-    rank 0 writes files. Without torchrun it is a no-op.
-    """
-
-    def __init__(self) -> None:
-        import torch.distributed as dist
-
-        self.dist = dist
-        self.on = dist.is_available() and dist.is_initialized()
-        self.rank = dist.get_rank() if self.on else 0
-        self.world = dist.get_world_size() if self.on else 1
-        self.comm_device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def setup(self, device: torch.device) -> None:
-        if self.on and self.dist.get_backend() == "nccl":
-            self.comm_device = device
-
-    def barrier(self) -> None:
-        if self.on:
-            self.dist.barrier()
-
-    def same_int(self, value: int) -> int:
-        """Rank 0's value everywhere."""
-        if not self.on:
-            return value
-        t = torch.tensor([value if self.main else 0], dtype=torch.int64, device=self.comm_device)
-        self.dist.broadcast(t, 0)
-        return int(t.item())
-
-    def agree(self, flags: list[int]) -> list[int]:
-        """Element-wise max over the ranks (a stop or a NaN anywhere stops everyone)."""
-        if not self.on:
-            return flags
-        t = torch.tensor(flags, dtype=torch.int32, device=self.comm_device)
-        self.dist.all_reduce(t, op=self.dist.ReduceOp.MAX)
-        return [int(v) for v in t.tolist()]
-
-    def sync_model(self, model: Any) -> None:
-        """Rank 0's weights and optimizer state everywhere, and averaged gradients from now on."""
-        if not self.on:
-            return
-        with torch.no_grad():
-            for part in model.parts().values():
-                for t in part.state_dict().values():
-                    if torch.is_tensor(t) and t.numel():
-                        self.dist.broadcast(t, 0)
-            for opt in self._optimizers(model):
-                step = self.same_int(opt.step_count)
-                opt.step_count = step
-        for opt in self._optimizers(model):
-            self._wrap(opt)
-
-    @staticmethod
-    def _optimizers(model: Any) -> list[Any]:
-        return [o for o in (getattr(model, n, None) for n in ("src_dst_opt", "GAN_opt", "D_code_opt")) if o is not None]
-
-    def _wrap(self, opt: Any) -> None:
-        from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
-
-        dist, world = self.dist, self.world
-        original = opt.step
-
-        def step() -> None:
-            grads = [p.grad for p in opt.params if p.grad is not None]
-            if grads:
-                flat = _flatten_dense_tensors(grads)
-                dist.all_reduce(flat)
-                flat.div_(world)
-                for g, avg in zip(grads, _unflatten_dense_tensors(flat, grads)):
-                    g.copy_(avg)
-            original()
-
-        opt.step = step
-
-    def checksum(self, model: Any) -> float:
-        with torch.no_grad():
-            return float(sum(p.double().sum().item() for p in model.parameters()))
 
 
 # ---------------------------------------------------------------------------
@@ -559,35 +284,14 @@ class Trainer:
             return
         if self.saved_iteration != self.model.iteration:
             self.save(f"before backup ({reason})")
-        slots = int(self.topts.get("backup_slots") or 24)
-        bdir = self.mdir.backups_dir
-        bdir.mkdir(parents=True, exist_ok=True)
-        tmp = bdir / ".incoming"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-        shutil.copytree(self.mdir.checkpoint(), tmp / "checkpoint")
-        for f in (self.mdir.options_path, self.mdir.summary_path, self.mdir.state_path):
-            if f.exists():
-                shutil.copy2(f, tmp / f.name)
-        if self.mdir.previews_dir.is_dir():
-            shutil.copytree(self.mdir.previews_dir, tmp / "previews")
-        width = max(2, len(str(slots)))
-        last = bdir / f"{slots:0{width}d}"
-        if last.exists():
-            shutil.rmtree(last)
-        for i in range(slots - 1, 0, -1):
-            p = bdir / f"{i:0{width}d}"
-            if p.exists():
-                os.replace(p, bdir / f"{i + 1:0{width}d}")
-        os.replace(tmp, bdir / f"{1:0{width}d}")
+        newest = rotate_backup(self.mdir, int(self.topts.get("backup_slots") or 24))
         now = time.time()
         self.last_backup_wall = now
         st = self.mdir.read_state()
         st.update(backup_time=now, backup_iteration=self.model.iteration)
         self.mdir.write_state(st)
         self.metrics.event("backup", self.model.iteration, reason=reason)
-        self.log(f"backup of iteration {self.model.iteration} in {bdir / f'{1:0{width}d}'} ({reason})")
+        self.log(f"backup of iteration {self.model.iteration} in {newest} ({reason})")
 
     # -- previews --------------------------------------------------------------------------
     @torch.no_grad()
@@ -637,18 +341,6 @@ class Trainer:
             f"{', '.join(bad)} became {losses[bad[0]]} at iteration {it}: training stopped without saving; {kept}. "
             "Restart to continue from it; if it happens again lower the learning load "
             "(turn on clipgrad, lower gan_power or face/bg style power, or the batch size).")
-
-    def _oom_message(self, exc: BaseException) -> str:
-        extra = ""
-        if self.device.type == "cuda":
-            try:
-                props = torch.cuda.get_device_properties(self.device)
-                extra = f" on {props.name} ({props.total_memory / 2**30:.1f} GB)"
-            except Exception:  # noqa: BLE001
-                pass
-        return (f"out of memory{extra} with batch size {self.batch_size} at {self.res}px: restart with a smaller "
-                f"batch (--batch-size {max(1, self.batch_size // 2)}) or, for a new model, a smaller resolution "
-                f"or fewer dims. ({str(exc).splitlines()[0][:160]})")
 
     def step(self) -> dict[str, float]:
         if self.model.needs_batch:
@@ -701,7 +393,7 @@ class Trainer:
                     losses = self.step()
                 except Exception as exc:
                     if is_oom(exc):
-                        msg = self._oom_message(exc)
+                        msg = oom_message(exc, self.device, self.batch_size, self.res)
                         del exc
                         self.last_batch = None
                         if self.device.type == "cuda":
@@ -807,5 +499,4 @@ def run_train(ctx: Any, opts: Any) -> dict[str, Any]:
     return Trainer(ctx, opts).run()
 
 
-__all__ = ["BatchMaker", "MetricsWriter", "Trainer", "TrainingStopped", "is_oom", "pick_device", "run_train",
-           "summary_text"]
+__all__ = ["Trainer", "TrainingStopped", "run_train"]

@@ -39,7 +39,9 @@ from ..faces.facetype import FaceType
 from ..train import checkpoint as ckpt
 from ..train.modeldir import ModelDir
 from ..train.preview import write_previews
-from ..train.trainer import MetricsWriter, device_lines, is_oom, summary_text
+from ..train.device import device_lines, is_oom
+from ..train.metrics import MetricsWriter
+from ..train.summary import summary_text
 from ..util.atomic import atomic_write_json, atomic_write_text
 from .augment import augment
 from .model import FORMAT, NET_PART, OPT_PART, model_dir_for, pick_device
