@@ -139,14 +139,15 @@ class AMPModel(FaceSwapModel):
         loss = L.structural_loss(t_opt, p_opt, self.resolution, two_scales=True) + 10 * L.mse(t_opt, p_opt)
         return loss + L.eyes_mouth_loss(t, p, em) + 10 * L.mse(m, pm)
 
-    def _discriminator_steps(self, b: dict[str, Tensor], aux: dict[str, Tensor]) -> dict[str, Tensor]:
-        if self.GAN is None:
-            return {}
+    def _discriminator_losses(self) -> dict[str, tuple[Any, Any]]:
+        return {"gan_loss": (self.GAN_opt, self._gan_d_loss)} if self.GAN is not None else {}
+
+    def _gan_d_loss(self, b: dict[str, Tensor], aux: dict[str, Tensor]) -> Tensor:
         n = b["warped_src"].shape[0]
         with self.autocast():
             (rc, rf), (fc, ff) = self.GAN(aux["real"]), self.GAN(aux["fake"])
         per = L.d_loss(rc, True) + L.d_loss(fc, False) + L.d_loss(rf, True) + L.d_loss(ff, False)
-        return {"gan_loss": self._d_step(self.GAN_opt, (per[:n] + per[n:]) / 8)}
+        return (per[:n] + per[n:]) / 8
 
     # -- inference ------------------------------------------------------------------------------
     @torch.no_grad()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +33,24 @@ from torch import nn
 from .optim import Optimizer
 
 Tensor = torch.Tensor
+
+
+class LossPass(nn.Module):
+    """The parameters one optimizer trains and the forward pass whose loss trains them.
+
+    It is the unit a data-parallel wrapper wraps: under torchrun each pass becomes a
+    :class:`torch.nn.parallel.DistributedDataParallel`, whose backward averages exactly these
+    parameters' gradients over the processes (see :mod:`dfl_tui.train.distributed`). A pass is not a
+    sub-module of its model, so ``parameters()``, ``state_dict()`` and the checkpoints are unchanged.
+    """
+
+    def __init__(self, fn: Callable[..., Any], params: list[nn.Parameter]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.params = nn.ParameterList(params)
+
+    def forward(self, *args: Any) -> Any:
+        return self.fn(*args)
 
 
 class FaceSwapModel(nn.Module):
@@ -66,7 +84,9 @@ class FaceSwapModel(nn.Module):
         """Forward + per-sample losses: ({"G", "src", "dst"}, tensors the discriminator steps reuse)."""
         raise NotImplementedError
 
-    def _discriminator_steps(self, b: dict[str, Tensor], aux: dict[str, Tensor]) -> dict[str, Tensor]:
+    def _discriminator_losses(self) -> dict[str, tuple[Optimizer, Callable[..., Tensor]]]:
+        """{reported loss name: (optimizer, fn(batch, aux) -> per-sample loss)} of each discriminator,
+        stepped in this order after the generator."""
         return {}
 
     def discriminators(self) -> list[nn.Module]:
@@ -102,9 +122,16 @@ class FaceSwapModel(nn.Module):
             if hasattr(m, "memory_format") and m is not self:
                 m.memory_format = self.memory_format
         self._make_optimizers()
-        self._g_fn = self._generator_losses
-        if getattr(self.opts, "compile", False):
-            self._g_fn = torch.compile(self._generator_losses)
+        g_fn = torch.compile(self._generator_losses) if getattr(self.opts, "compile", False) else self._generator_losses
+        # One forward pass per optimizer; wrap_passes() lets torchrun's DDP wrap them.
+        self.passes: dict[str, nn.Module] = {"G": LossPass(g_fn, self.src_dst_opt.params)}
+        self._d_opts = {}
+        for key, (opt, fn) in self._discriminator_losses().items():
+            self.passes[key], self._d_opts[key] = LossPass(fn, opt.params), opt
+
+    def wrap_passes(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Replace each loss pass by ``wrap(pass)`` (e.g. DistributedDataParallel)."""
+        self.passes = {k: wrap(p) for k, p in self.passes.items()}
 
     def _make_optimizers(self) -> None:
         raise NotImplementedError
@@ -150,24 +177,21 @@ class FaceSwapModel(nn.Module):
         b = self._batch_for_step(batch)
         for d in self.discriminators():
             d.requires_grad_(False)  # the G loss must not fill D's gradients
-        losses, aux = self._g_fn(b)
+        losses, aux = self.passes["G"](b)
         self.src_dst_opt.zero_grad()
         losses["G"].mean().backward()
         self.src_dst_opt.step()
         for d in self.discriminators():
             d.requires_grad_(True)
         report = {"src_loss": losses["src"].mean().detach(), "dst_loss": losses["dst"].mean().detach()}
-        report.update(self._discriminator_steps(b, aux))
+        for key, opt in self._d_opts.items():
+            opt.zero_grad()
+            loss = self.passes[key](b, aux).mean()
+            loss.backward()
+            opt.step()
+            report[key] = loss.detach()
         self.iteration += 1
         return dict(zip(report, torch.stack(list(report.values())).float().tolist()))
-
-    @staticmethod
-    def _d_step(opt: Optimizer, loss: Tensor) -> Tensor:
-        opt.zero_grad()
-        loss = loss.mean()
-        loss.backward()
-        opt.step()
-        return loss.detach()
 
     # -- inference helpers ----------------------------------------------------------------------
     @torch.no_grad()

@@ -203,18 +203,23 @@ class SAEHDModel(FaceSwapModel):
             loss = loss + L.eyes_mouth_loss(t, p, em)
         return loss + 10 * L.mse(m, pm)
 
-    def _discriminator_steps(self, b: dict[str, Tensor], aux: dict[str, Tensor]) -> dict[str, Tensor]:
-        out = {}
+    def _discriminator_losses(self) -> dict[str, tuple[Any, Any]]:
+        out: dict[str, tuple[Any, Any]] = {}
         if self.code_discriminator is not None:
-            with self.autocast():
-                d_dst, d_src = self.code_discriminator(aux["dst_code"]), self.code_discriminator(aux["src_code"])
-            out["true_face_loss"] = self._d_step(self.D_code_opt, 0.5 * (L.d_loss(d_dst, True) + L.d_loss(d_src, False)))
+            out["true_face_loss"] = (self.D_code_opt, self._code_d_loss)
         if self.D_src is not None:
-            with self.autocast():
-                (rc, rf), (fc, ff) = self.D_src(aux["real"]), self.D_src(aux["fake"])
-            loss = 0.5 * (L.d_loss(rc, True) + L.d_loss(fc, False)) + 0.5 * (L.d_loss(rf, True) + L.d_loss(ff, False))
-            out["gan_loss"] = self._d_step(self.GAN_opt, loss)
+            out["gan_loss"] = (self.GAN_opt, self._gan_d_loss)
         return out
+
+    def _code_d_loss(self, b: dict[str, Tensor], aux: dict[str, Tensor]) -> Tensor:
+        with self.autocast():
+            d_dst, d_src = self.code_discriminator(aux["dst_code"]), self.code_discriminator(aux["src_code"])
+        return 0.5 * (L.d_loss(d_dst, True) + L.d_loss(d_src, False))
+
+    def _gan_d_loss(self, b: dict[str, Tensor], aux: dict[str, Tensor]) -> Tensor:
+        with self.autocast():
+            (rc, rf), (fc, ff) = self.D_src(aux["real"]), self.D_src(aux["fake"])
+        return 0.5 * (L.d_loss(rc, True) + L.d_loss(fc, False)) + 0.5 * (L.d_loss(rf, True) + L.d_loss(ff, False))
 
     # -- inference ------------------------------------------------------------------------------
     @torch.no_grad()

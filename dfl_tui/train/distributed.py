@@ -1,4 +1,16 @@
-"""Data-parallel training across the processes ``torchrun`` starts (see :mod:`dfl_tui.train.ddp`)."""
+"""Data-parallel training across the processes ``torchrun`` starts (see :mod:`dfl_tui.train.ddp`).
+
+DeepFaceLab splits the batch over the GPUs and averages the gradients on one device; here every
+rank holds the whole model and draws ``batch // world`` faces of its own, and each of the model's
+loss passes (the generator's, each discriminator's: :class:`~dfl_tui.models.base.LossPass`) runs
+through :class:`torch.nn.parallel.DistributedDataParallel`, whose backward averages that
+optimizer's gradients over the ranks while it computes them. Rank 0's weights and optimizer state
+are copied everywhere first. All ranks share the global torch seed, so lr-dropout masks and AMP's
+channel picks stay identical and the weights never drift apart.
+
+Decisions (stop, save, backup, preview, NaN) are agreed every iteration with one small all-reduce;
+only rank 0 writes files. Without torchrun :class:`Dist` is a no-op.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +20,7 @@ import torch
 
 
 class Dist:
-    """Data-parallel training across processes started by ``torchrun`` (see :mod:`dfl_tui.train.ddp`).
-
-    DeepFaceLab splits the batch over the GPUs and averages the gradients on one device; here every
-    rank holds the whole model, draws ``batch // world`` faces of its own, and each optimizer step
-    first averages the gradients of all ranks (one all-reduce per optimizer). All ranks share the
-    global torch seed, so lr-dropout masks and AMP's channel picks stay identical and the weights
-    never drift apart. Decisions (stop, save, backup, preview, NaN) are agreed every iteration; only
-    rank 0 writes files. Without torchrun it is a no-op.
-    """
+    """This process's place among the torchrun ranks, and the collective operations the trainer needs."""
 
     def __init__(self) -> None:
         import torch.distributed as dist
@@ -26,12 +30,14 @@ class Dist:
         self.rank = dist.get_rank() if self.on else 0
         self.world = dist.get_world_size() if self.on else 1
         self.comm_device = torch.device("cpu")
+        self.device = torch.device("cpu")
 
     @property
     def main(self) -> bool:
         return self.rank == 0
 
     def setup(self, device: torch.device) -> None:
+        self.device = device
         if self.on and self.dist.get_backend() == "nccl":
             self.comm_device = device
 
@@ -56,41 +62,25 @@ class Dist:
         return [int(v) for v in t.tolist()]
 
     def sync_model(self, model: Any) -> None:
-        """Rank 0's weights and optimizer state everywhere, and averaged gradients from now on."""
+        """Rank 0's weights and optimizer state everywhere, then every loss pass under DDP."""
         if not self.on:
             return
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        from ..models.optim import Optimizer
+
         with torch.no_grad():
             for part in model.parts().values():
                 for t in part.state_dict().values():
                     if torch.is_tensor(t) and t.numel():
                         self.dist.broadcast(t, 0)
-            for opt in self._optimizers(model):
-                step = self.same_int(opt.step_count)
-                opt.step_count = step
-        for opt in self._optimizers(model):
-            self._wrap(opt)
-
-    @staticmethod
-    def _optimizers(model: Any) -> list[Any]:
-        return [o for o in (getattr(model, n, None) for n in ("src_dst_opt", "GAN_opt", "D_code_opt")) if o is not None]
-
-    def _wrap(self, opt: Any) -> None:
-        from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
-
-        dist, world = self.dist, self.world
-        original = opt.step
-
-        def step() -> None:
-            grads = [p.grad for p in opt.params if p.grad is not None]
-            if grads:
-                flat = _flatten_dense_tensors(grads)
-                dist.all_reduce(flat)
-                flat.div_(world)
-                for g, avg in zip(grads, _unflatten_dense_tensors(flat, grads)):
-                    g.copy_(avg)
-            original()
-
-        opt.step = step
+            for opt in model.parts().values():
+                if isinstance(opt, Optimizer):
+                    opt.step_count = self.same_int(opt.step_count)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        # static_graph: the same parameters take part in every iteration (also those a model
+        # option leaves without a gradient), which lets DDP skip searching the graph each step.
+        model.wrap_passes(lambda p: DDP(p, device_ids=ids, broadcast_buffers=False, static_graph=True))
 
     def checksum(self, model: Any) -> float:
         with torch.no_grad():
