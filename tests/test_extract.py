@@ -16,7 +16,8 @@ from faces_data import astronaut_bgr, grace_hopper_bgr
 from dfl_tui import options as om
 from dfl_tui.errors import DflError
 from dfl_tui.faces.dflimg import load_face, read_meta
-from dfl_tui.faces.extract import NOFACE_FILE, STATE_FILE, noface_frames, plan_run, run_extract_faces
+from dfl_tui.faces.extract import run_extract_faces
+from dfl_tui.faces.extract_state import NOFACE_FILE, STATE_FILE, noface_frames, plan_run
 from dfl_tui.faces.options import ExtractFacesOptions
 from dfl_tui.jobs.context import Reporter
 from dfl_tui.workspace import Workspace, list_images

@@ -12,6 +12,7 @@ import pytest
 
 import faceset_fixtures as ff
 from dfl_tui import jobs
+from dfl_tui.faceset import ordering
 from dfl_tui.faceset import sort as S
 from dfl_tui.faceset.options import SORT_CHOICES, SortOptions
 from dfl_tui.faceset.trash import Trash
@@ -198,7 +199,7 @@ def test_select_final_is_exact_and_pure():
     pitch = rng.normal(0, 0.2, n)
     sharp = rng.random(n)
     hists = np.sqrt(rng.dirichlet(np.ones(16), n)).astype(np.float32)
-    keep, drop = S.select_final(yaw, pitch, sharp, hists, 100)
+    keep, drop = ordering.select_final(yaw, pitch, sharp, hists, 100)
     assert len(keep) == 100 and len(set(keep)) == 100 and len(keep) + len(drop) == n
     # spread: every occupied yaw region is represented
     assert np.histogram(yaw[keep], bins=6, range=(-0.9, 0.9))[0].min() > 0
@@ -207,7 +208,7 @@ def test_select_final_is_exact_and_pure():
 def test_greedy_chain_is_exact_nearest_neighbour():
     rng = np.random.default_rng(1)
     x = rng.random((300, 8)).astype(np.float32)
-    chain = S.greedy_chain(x, k=4)
+    chain = ordering.greedy_chain(x, k=4)
     assert sorted(chain.tolist()) == list(range(300))
     seen = {int(chain[0])}
     for a, b in zip(chain, chain[1:]):

@@ -9,7 +9,7 @@
 * **Force landmarks.** When the landmark model cannot fit (a face turned away, covered),
   the mean face is placed by a vector the user draws from the nose tip towards the top
   of the head (:func:`forced_landmarks`).
-* **Writing.** Accepted faces go through the extractor's :class:`~dfl_tui.faces.extract.FaceWriter`
+* **Writing.** Accepted faces go through the extractor's :class:`~dfl_tui.faces.face_writer.FaceWriter`
   (same names, metadata, thumbnails and ``aligned_debug`` image as automatic extraction).
   Faces that a frame already had are moved to the set's trash first (undoable), never
   overwritten.
@@ -236,7 +236,7 @@ def frames_by_stem(frames_dir: Path) -> dict[str, Path]:
 
 def faces_by_frame(aligned: Path) -> dict[str, list[Path]]:
     """Aligned faces grouped by the frame they came from (``00042_1.jpg`` -> ``00042``)."""
-    from .extract import frame_stem_of_face
+    from .extract_state import frame_stem_of_face
 
     out: dict[str, list[Path]] = {}
     for p in list_images(aligned):
@@ -251,7 +251,7 @@ def deleted_debug_frames(frames_dir: Path, aligned: Path, debug_dir: Path) -> li
     a frame extraction never reached is not "deleted", so only frames extraction has
     seen count (those with faces, or listed in its done/no-face records).
     """
-    from .extract import NOFACE_FILE, STATE_FILE
+    from .extract_state import NOFACE_FILE, STATE_FILE
     from ..util.atomic import read_json
 
     if not debug_dir.is_dir():
@@ -267,7 +267,7 @@ def deleted_debug_frames(frames_dir: Path, aligned: Path, debug_dir: Path) -> li
 
 
 def noface_frame_paths(frames_dir: Path, aligned: Path) -> list[Path]:
-    from .extract import noface_frames
+    from .extract_state import noface_frames
 
     frames = frames_by_stem(frames_dir)
     return [frames[Path(n).stem] for n in noface_frames(aligned) if Path(n).stem in frames]
@@ -287,7 +287,7 @@ class ManualWriter:
 
     def __init__(self, aligned: Path, debug_dir: Path | None, face_type: FaceType, size: int, ext: str = "jpg",
                  quality: int = 90) -> None:
-        from .extract import FaceWriter
+        from .face_writer import FaceWriter
 
         self.aligned = aligned
         self.debug_dir = debug_dir
@@ -298,7 +298,7 @@ class ManualWriter:
         self.face_type = face_type
 
     def existing(self, frame: Path) -> list[Path]:
-        from .extract import frame_stem_of_face
+        from .extract_state import frame_stem_of_face
 
         return [p for p in list_images(self.aligned) if frame_stem_of_face(p) == frame.stem]
 

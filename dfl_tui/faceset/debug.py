@@ -16,7 +16,7 @@ from ..faces.landmarks import draw_debug
 from ..jobs.context import Reporter
 from ..util.atomic import atomic_write_bytes
 from . import features as F
-from .sort import map_faces
+from .parallel import map_faces
 
 DEBUG_DIR = "landmarks_debug"
 

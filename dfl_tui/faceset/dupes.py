@@ -24,7 +24,8 @@ import numpy as np
 from ..jobs.context import Reporter
 from ..util.atomic import atomic_write_text
 from . import features as F
-from .sort import SortResult, map_faces
+from .parallel import map_faces
+from .sort import SortResult
 
 REPORT = "dupes.json"
 

@@ -22,7 +22,7 @@ import numpy as np
 from ..faces.dflimg import FaceMeta, encode_face
 from ..jobs.context import Reporter
 from . import features as F
-from .sort import map_faces
+from .parallel import map_faces
 from .trash import Trash
 
 CLASSICAL_NOTE = ("no super-resolution model is available offline, so enhance uses a classical method "

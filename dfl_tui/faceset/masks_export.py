@@ -18,7 +18,7 @@ from ..faces.dflimg import FaceMeta
 from ..jobs.context import Reporter
 from ..util.atomic import atomic_write_bytes
 from . import features as F
-from .sort import map_faces
+from .parallel import map_faces
 
 MASKS_DIR = "masks"
 

@@ -26,7 +26,7 @@ from ..jobs.context import Reporter
 from ..util.atomic import atomic_write_text
 from ..workspace import list_images
 from . import features as F
-from .sort import map_faces
+from .parallel import map_faces
 from .trash import Trash
 
 SIDECAR = "metadata.json"

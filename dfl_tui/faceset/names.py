@@ -13,7 +13,7 @@ from typing import Sequence
 
 from ..jobs.context import Reporter
 from . import features as F
-from .sort import map_faces
+from .parallel import map_faces
 from .trash import Op, Trash
 
 

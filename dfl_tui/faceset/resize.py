@@ -21,7 +21,7 @@ from ..faces.facetype import FaceType
 from ..faces.landmarks import get_transform_mat, transform_points
 from ..jobs.context import Reporter
 from . import features as F
-from .sort import map_faces
+from .parallel import map_faces
 from .trash import Trash
 
 

@@ -10,39 +10,99 @@ from __future__ import annotations
 import collections
 import errno
 import os
+import queue as queue_mod
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..util.atomic import DiskFullError, _fsync_dir
 
 
-def read_ahead(paths: Sequence[Path], workers: int = 2, flags: int | None = None) -> Iterator[tuple[Path, np.ndarray | None]]:
-    """Images in order (None for one that cannot be read), read a few ahead by a small pool."""
+def read_image(path: Path, flags: int | None = None) -> np.ndarray | None:
+    """Decode an image file (any path; ``flags`` as ``cv2.imread``, colour by default); None when unreadable."""
     import cv2
 
-    mode = cv2.IMREAD_COLOR if flags is None else flags
+    try:
+        data = np.fromfile(str(path), np.uint8)
+        if data.size == 0:
+            return None
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR if flags is None else flags)
+    except (OSError, cv2.error, ValueError):
+        return None
+    return None if img is None or img.size == 0 else img
 
-    def load(p: Path) -> np.ndarray | None:
-        return cv2.imread(str(p), mode)
 
-    ahead = max(2, workers * 3)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="image-reader") as pool:
+def read_ahead(paths: Sequence[Path], workers: int = 2, flags: int | None = None, *,
+               load: Callable[[Path], np.ndarray | None] | None = None,
+               ahead: int = 0) -> Iterator[tuple[Path, np.ndarray | None]]:
+    """Images in order (None for one that cannot be read), read a few ahead by a small pool.
+
+    ``load`` replaces the plain decode (e.g. to normalise frames or to time it); ``ahead`` is how
+    many are read in advance (3 per worker by default). Closing the generator early cancels the
+    reads not started yet.
+    """
+    if load is None:
+        def load(p: Path) -> np.ndarray | None:
+            return read_image(p, flags)
+
+    ahead = ahead or max(2, workers * 3)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="image-reader") as pool:
         queue: collections.deque[tuple[Path, Future]] = collections.deque()
         it = iter(paths)
-        for p in it:
-            queue.append((p, pool.submit(load, p)))
-            if len(queue) >= ahead:
+        try:
+            for p in it:
+                queue.append((p, pool.submit(load, p)))
+                if len(queue) >= ahead:
+                    break
+            while queue:
+                p, fut = queue.popleft()
+                nxt = next(it, None)
+                if nxt is not None:
+                    queue.append((nxt, pool.submit(load, nxt)))
+                yield p, fut.result()
+        finally:
+            for _p, fut in queue:
+                fut.cancel()
+
+
+def feed_queue(items: Iterable[Any], out: "queue_mod.Queue[Any]", stop: threading.Event) -> None:
+    """Put ``items`` into a bounded ``out`` until done or ``stop`` is set, then a final None.
+
+    The body of a reader thread: the consumer takes from ``out`` until None. When the consumer
+    has stopped (``stop`` set) and the queue is full, room is made for the None.
+    """
+    it = iter(items)
+    try:
+        for item in it:
+            if not _put(out, item, stop):
                 break
-        while queue:
-            p, fut = queue.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                queue.append((nxt, pool.submit(load, nxt)))
-            yield p, fut.result()
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()  # a generator: its reads not started yet are cancelled
+        while True:
+            try:
+                out.put(None, timeout=0.2)
+                break
+            except queue_mod.Full:
+                if stop.is_set():
+                    try:
+                        out.get_nowait()
+                    except queue_mod.Empty:
+                        pass
+
+
+def _put(out: "queue_mod.Queue[Any]", item: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.2)
+            return True
+        except queue_mod.Full:
+            continue
+    return False
 
 
 def clean_stale_temps(folder: Path) -> None:
