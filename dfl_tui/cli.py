@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clear-workspace": ("dfl_tui.commands.clear", "delete the workspace's contents (asks first)"),
     "inspect": ("dfl_tui.commands.inspect", "print an aligned face file's metadata"),
     "train": ("dfl_tui.commands.train", "train SAEHD, AMP or Quick96 (step 9)"),
+    "model": ("dfl_tui.commands.model", "DeepFaceLab models in (import-dfl), check on faces (predict), out (export)"),
     "xseg": ("dfl_tui.commands.xseg", "XSeg masks: train, apply, apply-generic, remove, remove-labels, fetch, export-masks"),
     "verify": ("dfl_tui.commands.verify", "report the synthetic-content marks in an image or video"),
     "bench": ("dfl_tui.commands.bench", "benchmarks: extract, train, merge, review"),

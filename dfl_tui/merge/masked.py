@@ -88,10 +88,30 @@ def _affine3(m: np.ndarray) -> np.ndarray:
     return np.vstack([np.asarray(m, np.float64).reshape(2, 3), [0.0, 0.0, 1.0]])
 
 
-def cut_input(frame: np.ndarray, face: FaceJob, res: int, face_type: FaceType | str) -> np.ndarray:
-    """The model's input for one face: the dst face cut with the model's face type at its resolution."""
+def cut_input(frame: np.ndarray, face: FaceJob, res: int, face_type: FaceType | str,
+              exact: bool = False) -> np.ndarray:
+    """The model's input for one face: the dst face cut with the model's face type at its resolution.
+
+    As DeepFaceLab's merger: cubic warp, black outside the frame. ``exact``: float32 in [0, 1]
+    warped from the float frame and clipped, bit for bit what DeepFaceLab feeds its model (only
+    the frame area the crop reads is converted); otherwise uint8 (within 0.5/255 of it)."""
     mat = get_transform_mat(face.landmarks, res, face_type)
-    return cv2.warpAffine(frame, mat, (res, res), flags=_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if not exact:
+        return cv2.warpAffine(frame, mat, (res, res), flags=_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    h, w = frame.shape[:2]
+    corners = transform_points(np.array([[0, 0], [res, 0], [0, res], [res, res]], np.float32), mat, invert=True)
+    x0, y0 = np.floor(corners.min(0)).astype(int) - 3
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + 4
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((res, res, 3), np.float32)
+    roi = to_float(frame[y0:y1, x0:x1])
+    m = np.asarray(mat, np.float64).copy()
+    m[:, 2] += m[:, 0] * x0 + m[:, 1] * y0  # the same mapping with the ROI's origin
+    # pixels of the frame outside the ROI are never read by the cubic kernel, except at the frame
+    # edge, where the ROI edge *is* the frame edge: black beyond it, as in DeepFaceLab
+    out = cv2.warpAffine(roi, m, (res, res), flags=_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 # ---------------------------------------------------------------------------
