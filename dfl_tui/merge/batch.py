@@ -336,7 +336,7 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
                 fr.error = f"{f.path}: {exc}"
                 continue
             fr.faces.append(job)
-            fr.inputs.append(cut_input(img, job, res, ft))
+            fr.inputs.append(cut_input(img, job, res, ft, exact=True))
         return fr
 
     last_preview = [0.0]

@@ -90,7 +90,7 @@ class MergePreview:
         faces = [face_job(f, uses_xseg) for f in self.groups.get(stem, [])]
         preds: list[Prediction] = []
         if faces:
-            x = np.stack([cut_input(img, f, self.res, self.ft) for f in faces])
+            x = np.stack([cut_input(img, f, self.res, self.ft, exact=True) for f in faces])
             pred = self.predictor.predict(x, morph)
             preds = [pred.item(i) for i in range(len(faces))]
         got = _Loaded(img, faces, preds)

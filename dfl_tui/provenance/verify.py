@@ -137,12 +137,25 @@ def _padding_crop(img: Any) -> tuple[int, int]:
     return best
 
 
+MODEL_EXTS = (".dfm", ".onnx")
+
+
+def verify_model(path: Path) -> dict[str, Any]:
+    """An exported model (``.dfm``/``.onnx``): the mark is in its ONNX metadata (no pixels to watermark)."""
+    from ..models.export import read_mark
+
+    meta = read_mark(path)
+    return {"file": str(path), "kind": "model", "metadata": meta, "watermark": None, "marked": bool(meta)}
+
+
 def verify_file(path: str | Path, max_frames: int = 0,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
     ext = p.suffix.lower()
+    if ext in MODEL_EXTS:
+        return verify_model(p)
     if ext in IMAGE_EXTS:
         return verify_image(p)
     if ext in VIDEO_EXTS:
@@ -158,6 +171,18 @@ def summary_lines(rep: dict[str, Any]) -> list[str]:
     """Human-readable report."""
     lines = [f"{rep['file']} ({rep['kind']}{', %dx%d' % tuple(rep['size']) if rep.get('size') else ''})"]
     meta = rep.get("metadata")
+    if rep["kind"] == "model":
+        if meta:
+            prov = meta.get("provenance") or {}
+            lines.append(f"  metadata:  FOUND  ONNX metadata: {prov.get('statement', 'AI-generated')} "
+                         f"({prov.get('tool')} {prov.get('version')}, {prov.get('model_type')} model "
+                         f"{prov.get('model')}, iteration {prov.get('iteration')})")
+            lines.append(f"  inputs {', '.join(meta['inputs'])}; outputs {', '.join(meta['outputs'])}")
+        else:
+            lines.append("  metadata:  none")
+        lines.append("  => marked as AI-generated (a face-swap model)" if rep["marked"]
+                     else "  => no synthetic-content mark found")
+        return lines
     if meta:
         if rep["kind"] == "image":
             prov = meta.get("provenance") or {}

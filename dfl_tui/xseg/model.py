@@ -27,7 +27,7 @@ from ..errors import DflError
 from ..faces.facetype import FaceType
 from ..train.checkpoint import RNG_PART, load_checkpoint
 from ..train.modeldir import ModelDir
-from .net import XSegNet
+from .net import LEGACY_UPCONV, XSegNet
 from .options import MODEL_NAME
 
 NET_PART = "XSeg"
@@ -91,7 +91,7 @@ def load_xseg(mdir: ModelDir, device: torch.device | str = "cpu", warn: Any = No
     parts, manifest, _folder = got
     parts.pop(RNG_PART, None)
     dev = torch.device(device)
-    net = XSegNet(res, base)
+    net = XSegNet(res, base, upconv=str(o.get("upconv", LEGACY_UPCONV)))
     net.load_state_dict(parts[NET_PART])
     net.to(dev, memory_format=torch.channels_last).eval()
     return XSegModel(net, ft, res, int(manifest.get("iteration", 0)), dev)

@@ -37,7 +37,8 @@ class FRN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The per-channel factor is folded into gamma first: one full-size multiply-add instead of three.
         nu2 = x.float().square().mean(dim=(2, 3), keepdim=True)
-        scale = self.weight * torch.rsqrt(nu2 + self.eps.abs() + 1e-6)
+        # DeepFaceLab's nu2 + |eps| (the floor only guards against eps learned down to 0 on a dead channel)
+        scale = self.weight * torch.rsqrt((nu2 + self.eps.abs()).clamp_min(1e-12))
         return torch.addcmul(self.bias.to(x.dtype), x, scale.to(x.dtype))
 
 
@@ -77,12 +78,35 @@ class ConvBlock(nn.Sequential):
         super().__init__(nn.Conv2d(cin, cout, 3, padding=1), FRN(cout), TLU(cout))
 
 
-class UpConvBlock(nn.Sequential):
-    """3 x 3 transposed convolution, stride 2 (exactly doubles the size), FRN, TLU."""
+class TFConvTranspose2d(nn.ConvTranspose2d):
+    """TensorFlow's ``conv2d_transpose(padding='SAME')`` at stride 2: input pixel i spreads over output
+    pixels 2i .. 2i+2 (PyTorch's padding=1 form spreads over 2i-1 .. 2i+1, one pixel off), cut to 2x."""
 
     def __init__(self, cin: int, cout: int) -> None:
-        super().__init__(nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1), FRN(cout), TLU(cout))
+        super().__init__(cin, cout, 3, stride=2, padding=0)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        h, w = x.shape[-2:]
+        return super().forward(x)[..., : 2 * h, : 2 * w]
+
+
+class UpConvBlock(nn.Sequential):
+    """3 x 3 transposed convolution, stride 2 (exactly doubles the size), FRN, TLU.
+
+    ``upconv="tf"`` places the output as DeepFaceLab's (TensorFlow's) does; ``"torch"`` is the
+    one-pixel-shifted placement of models trained by dfl-tui before it could import DeepFaceLab's
+    (kept so that they load and predict as they were trained)."""
+
+    def __init__(self, cin: int, cout: int, upconv: str = "tf") -> None:
+        conv = TFConvTranspose2d(cin, cout) if upconv == "tf" else \
+            nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)
+        super().__init__(conv, FRN(cout), TLU(cout))
+
+
+# Transposed-convolution placement: "tf" = DeepFaceLab's; "torch" = dfl-tui's models from before the import.
+UPCONV = ("tf", "torch")
+#: what a saved XSeg model without an "upconv" option was trained with
+LEGACY_UPCONV = "torch"
 
 # Encoder: (convolutions, channel multiplier, BlurPool filter size) per level.
 _ENC = ((2, 1, 4), (2, 2, 3), (2, 4, 2), (3, 8, 2), (3, 8, 2), (3, 8, 2))
@@ -93,8 +117,12 @@ _DEC = ((4, (8, 8, 8)), (4, (8, 8, 8)), (4, (8, 8, 8)), (4, (4, 4)), (2, (2, 2))
 class XSegNet(nn.Module):
     """XSeg at ``resolution`` (a multiple of 64; DeepFaceLab: 256) with ``base_ch`` (32) channels."""
 
-    def __init__(self, resolution: int = 256, base_ch: int = 32, in_ch: int = 3, out_ch: int = 1) -> None:
+    def __init__(self, resolution: int = 256, base_ch: int = 32, in_ch: int = 3, out_ch: int = 1,
+                 upconv: str = "tf") -> None:
         super().__init__()
+        if upconv not in UPCONV:
+            raise ValueError(f"upconv {upconv!r}: one of {UPCONV}")
+        self.upconv = upconv
         if resolution % 64:
             raise ValueError(f"XSeg resolution must be a multiple of 64, not {resolution}")
         self.resolution = resolution
@@ -120,7 +148,7 @@ class XSegNet(nn.Module):
         self.ups = nn.ModuleList()
         self.dec = nn.ModuleList()
         for (up_mult, conv_mults), skip in zip(_DEC, reversed(skip_ch)):
-            self.ups.append(UpConvBlock(c, b * up_mult))
+            self.ups.append(UpConvBlock(c, b * up_mult, upconv))
             c = b * up_mult + skip
             convs = []
             for m in conv_mults:

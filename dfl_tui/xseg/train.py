@@ -45,7 +45,7 @@ from ..train.summary import summary_text
 from ..util.atomic import atomic_write_json, atomic_write_text
 from .augment import augment
 from .model import FORMAT, NET_PART, OPT_PART, model_dir_for, pick_device
-from .net import XSegNet, count_parameters
+from .net import LEGACY_UPCONV, XSegNet, count_parameters
 from .options import MODEL_NAME, XSegTrainOptions
 from .samples import XSegSample, folders_for, load_face_only, load_truth, scan, training_set
 
@@ -242,7 +242,7 @@ class XSegTrainer:
         asked = {k: getattr(self.opts, k) for k in FIXED}
         saved = self.mdir.read_options()
         if not saved:
-            return asked
+            return {**asked, "upconv": "tf"}  # new models place up-convolutions as DeepFaceLab does
         if saved.get("model") != MODEL_NAME:
             raise InputError(f"{self.mdir.root} holds a {saved.get('model')} model, not XSeg; "
                              "choose another --model-dir")
@@ -253,7 +253,7 @@ class XSegTrainer:
                 if asked[k] != spec.default:
                     self.ctx.warn(f"{k} stays {kept[k]!r} (fixed when the model was created; "
                                   "--restart for a new model)")
-        return {k: kept.get(k, asked[k]) for k in FIXED}
+        return {**{k: kept.get(k, asked[k]) for k in FIXED}, "upconv": kept.get("upconv", LEGACY_UPCONV)}
 
     def _restart(self) -> None:
         if not self.mdir.root.exists():
@@ -276,7 +276,8 @@ class XSegTrainer:
         seed = int(opts.seed) if opts.seed else int.from_bytes(os.urandom(4), "little")
         torch.manual_seed(seed)
         # channels_last: about 20 % faster on CPU (oneDNN) and the fast layout for GPU convolutions.
-        self.net = XSegNet(self.res, self.base_ch).to(self.device, memory_format=torch.channels_last)
+        self.net = XSegNet(self.res, self.base_ch, upconv=fixed["upconv"])
+        self.net.to(self.device, memory_format=torch.channels_last)
         from ..models.optim import RMSprop
 
         self.opt = RMSprop(self.net.named_parameters(), lr=float(opts.lr), lr_dropout=float(opts.lr_dropout))
