@@ -41,7 +41,9 @@ FACESET_ACTIONS: dict[str, str] = {
     "metadata-restore": "put the saved metadata back into the (edited) images, resizing them back if needed",
     "add-landmarks-debug": "write <name>_debug.jpg beside each face with its landmarks drawn",
     "resize": "resize the faces to --size (and optionally change --face-type)",
-    "pack": "pack the faceset into one file (faceset.dflpack); the loose files go to the trash",
+    "pack": "pack the faceset into one file (DeepFaceLab's faceset.pak when that loses nothing, else "
+            "faceset.dflpack; --format); the loose files go to the trash",
+    "convert": "convert PNG faces to JPEG faces, metadata kept (--to jpg): DeepFaceLab reads only JPEG faces",
     "unpack": "unpack faceset.dflpack, or DeepFaceLab's faceset.pak (read safely), into loose files",
     "enhance": "upscale faces (all, --tag COLOUR or --faces A,B): the best upscaler available offline",
     "export-masks": "write <name>_mask.png for each face from its XSeg mask or its polygons",
@@ -97,6 +99,9 @@ class FacesetOptions:
     dedupe: str = opt("report", "dedupe: report (write dupes.json), sort (rename so duplicates sit together) "
                       "or trash (keep the sharpest of each group)", choices=("report", "sort", "trash"))
     persons: bool = opt(False, "pack: pack sub-folders as persons (DeepFaceLab's person faceset)")
+    format: str = opt("auto", "pack: dfl = DeepFaceLab's faceset.pak (JPEG faces), dflpack = dfl-tui's own (any "
+                      "image, CRC-checked), auto = DeepFaceLab's when it loses nothing", choices=("auto", "dfl", "dflpack"))
+    to: str = opt("jpg", "convert: the image format to write (DeepFaceLab reads only JPEG faces)", choices=("jpg",))
     overwrite: bool = opt(False, "unpack / metadata-save / add-landmarks-debug / export-masks: replace existing files")
     quality: int = opt(95, "JPEG quality of rewritten faces", min=1, max=100, advanced=True)
     folder: str | None = opt(None, _folder_help(), advanced=True)

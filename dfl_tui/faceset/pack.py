@@ -65,11 +65,32 @@ def _safe_name(name: Any, what: str, source: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-def pack_folder(folder: Path, ctx: Reporter | None = None, *, persons: bool = False, overwrite: bool = False) -> dict:
+PACK_FORMATS = ("auto", "dfl", "dflpack")
+
+
+def _dfl_obstacle(items: list[tuple[Path, str | None]]) -> str | None:
+    """Why DeepFaceLab's faceset.pak would lose a face of ``items`` (None: it loses nothing)."""
+    from ..faces.dflimg import FaceFileError, read_meta
+
+    for p, _ in items:
+        if p.suffix.lower() not in (".jpg", ".jpeg"):
+            return f"{p.name} is not a JPEG (DeepFaceLab reads only JPEG faces; 'faceset ... convert --to jpg')"
+        try:
+            meta = read_meta(p)
+        except FaceFileError as exc:
+            return str(exc)
+        if meta.landmarks is None or meta.face_type is None:
+            return f"{p.name} has no face metadata"
+    return None
+
+
+def pack_folder(folder: Path, ctx: Reporter | None = None, *, persons: bool = False, overwrite: bool = False,
+                fmt: str = "auto") -> dict:
+    """Pack the faceset: ``fmt`` dfl = DeepFaceLab's faceset.pak, dflpack = ours (CRC-checked, any image),
+    auto = DeepFaceLab's when it loses nothing (every face a JPEG with metadata), else ours."""
     ctx = ctx or Reporter()
-    out = folder / PACK_NAME
-    if out.exists() and not overwrite:
-        raise InputError(f"{out} already exists; unpack it first, or pass --overwrite to replace it")
+    if fmt not in PACK_FORMATS:
+        raise InputError(f"pack format {fmt!r}: one of {', '.join(PACK_FORMATS)}")
     items: list[tuple[Path, str | None]] = []
     if persons:
         for d in sorted(folder.iterdir()):
@@ -79,6 +100,16 @@ def pack_folder(folder: Path, ctx: Reporter | None = None, *, persons: bool = Fa
         items = [(p, None) for p in list_images(folder)]
     if not items:
         raise InputError(f"{folder}: no faces to pack" + (" in sub-folders" if persons else ""))
+    if fmt != "dflpack":
+        why = _dfl_obstacle(items)
+        if why is None:
+            return _pack_dfl(folder, items, ctx, overwrite)
+        if fmt == "dfl":
+            raise InputError(f"{folder}: DeepFaceLab's faceset.pak would lose a face: {why}; use --format dflpack")
+        ctx.log(f"packing as faceset.dflpack (dfl-tui's own format) because DeepFaceLab's would lose a face: {why}")
+    out = folder / PACK_NAME
+    if out.exists() and not overwrite:
+        raise InputError(f"{out} already exists; unpack it first, or pass --overwrite to replace it")
     ctx.stage("packing", len(items), "faces")
     entries = []
     offset = 0
@@ -112,7 +143,25 @@ def pack_folder(folder: Path, ctx: Reporter | None = None, *, persons: bool = Fa
     ctx.progress(len(items), len(items))
     op = Trash(folder).delete([p for p, _ in items], "pack")
     ctx.log(f"packed {len(items)} faces into {out}; the loose files are in {folder / '.trash'}")
-    return {"packed": len(items), "pack": str(out), "bytes": out.stat().st_size, "undo_id": op.id}
+    return {"packed": len(items), "pack": str(out), "format": "dflpack", "bytes": out.stat().st_size,
+            "undo_id": op.id}
+
+
+def _pack_dfl(folder: Path, items: list[tuple[Path, str | None]], ctx: Reporter, overwrite: bool) -> dict:
+    from .dflpak import write_pak
+
+    out = folder / DFL_PAK_NAME
+    if out.exists() and not overwrite:
+        raise InputError(f"{out} already exists; unpack it first, or pass --overwrite to replace it")
+    if (folder / PACK_NAME).exists():
+        raise InputError(f"{folder / PACK_NAME} is there too; unpack it first (the trainer would read only one)")
+    ctx.stage("packing for DeepFaceLab", 2 * len(items), "steps")
+    with atomic_open(out, "wb") as fh:
+        write_pak(fh, items, progress=ctx.progress)
+    op = Trash(folder).delete([p for p, _ in items], "pack")
+    ctx.log(f"packed {len(items)} faces into {out} (DeepFaceLab's layout: DeepFaceLab and dfl-tui read it); "
+            f"the loose files are in {folder / '.trash'}")
+    return {"packed": len(items), "pack": str(out), "format": "dfl", "bytes": out.stat().st_size, "undo_id": op.id}
 
 
 def read_pack(path: Path) -> list[PackEntry]:

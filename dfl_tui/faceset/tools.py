@@ -55,7 +55,7 @@ def run_faceset(ctx: Reporter, opts: Any) -> dict:
     elif action == "pack":
         from .pack import pack_folder
 
-        res = pack_folder(folder, ctx, persons=opts.persons, overwrite=opts.overwrite)
+        res = pack_folder(folder, ctx, persons=opts.persons, overwrite=opts.overwrite, fmt=opts.format)
     else:
         paths = list_images(folder) if action == "pack" else check_faceset(folder)
         if action == "recover-names":
@@ -86,6 +86,10 @@ def run_faceset(ctx: Reporter, opts: Any) -> dict:
 
             res = export_masks(folder, chosen_faces(folder, paths, opts), ctx, overwrite=opts.overwrite,
                                workers=opts.workers)
+        elif action == "convert":
+            from .convert import convert_set
+
+            res = convert_set(folder, paths, opts.to, ctx, quality=opts.quality, workers=opts.workers)
         elif action == "dedupe":
             from .dupes import run_dedupe
 
