@@ -23,7 +23,8 @@ class ExtractFacesOptions:
                         choices=DETECTOR_CHOICES)
     face_type: str = opt("whole", "how much of the head the aligned crop covers", choices=CLI_CHOICES)
     size: int | None = opt(None, "aligned face size in pixels (default 512; 768 for head)", min=64, max=4096)
-    format: str = opt("jpg", "aligned face file format (the metadata goes inside either)", choices=("jpg", "png"))
+    format: str = opt("jpg", "aligned face file format (the metadata goes inside either); DeepFaceLab reads only "
+                      "jpg faces: convert png ones with 'dfl-tui faceset src convert --to jpg'", choices=("jpg", "png"))
     jpeg_quality: int = opt(90, "JPEG quality of the aligned faces", min=1, max=100)
     max_faces: int = opt(0, "keep at most this many faces per frame, largest first (0 = all)", min=0, max=1000)
     debug: bool = opt(True, "write aligned_debug/<frame>.jpg showing landmarks, detector box and crop outline")
