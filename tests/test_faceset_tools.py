@@ -109,7 +109,7 @@ def test_metadata_save_restore_onto_upscaled_images(ws):
 def test_pack_unpack_round_trip(ws):
     folder = ws.aligned("src")
     before = snapshot(folder)
-    res = step(ws, "pack")
+    res = step(ws, "pack", format="dflpack")
     assert res["packed"] == 5 and list_images(folder) == []
     entries = read_pack(folder / "faceset.dflpack")
     assert sorted(e.name for e in entries) == sorted(before)

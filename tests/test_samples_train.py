@@ -163,8 +163,9 @@ def test_packed_faceset_is_read(tmp_path):
         assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
 
 
-def test_faceset_packed_by_dfl_tui_is_read(tmp_path):
-    """`dfl-tui faceset src pack` writes faceset.dflpack; training must read it like loose files."""
+@pytest.mark.parametrize("fmt,name", [("dflpack", "faceset.dflpack"), ("auto", "faceset.pak")])
+def test_faceset_packed_by_dfl_tui_is_read(tmp_path, fmt, name):
+    """`dfl-tui faceset src pack` writes faceset.pak (DFL's) or faceset.dflpack; training reads either like loose files."""
     from dfl_tui.faceset.pack import pack_folder
 
     loose = tmp_path / "loose"
@@ -174,8 +175,8 @@ def test_faceset_packed_by_dfl_tui_is_read(tmp_path):
     packed.mkdir()
     for p in files:
         (packed / p.name).write_bytes(p.read_bytes())
-    pack_folder(packed)
-    assert (packed / "faceset.dflpack").is_file() and not list(packed.glob("*.jpg"))
+    pack_folder(packed, fmt=fmt)
+    assert (packed / name).is_file() and not list(packed.glob("*.jpg"))
     samples = load_faceset(packed)
     assert sorted(s.name for s in samples) == sorted(before)
     for s in samples:
