@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dfl_tui import jobs
-from dfl_tui.video import trash
+from dfl_tui.faceset.trash import Trash
 from dfl_tui.video.demo import ASTRONAUT, GRACE_HOPPER, face_box, render_frames, speech_like_audio
 from dfl_tui.video.options import DemoOptions
 from dfl_tui.workspace import Workspace
@@ -34,9 +34,13 @@ def test_demo_writes_both_clips_with_audio_only_in_dst(tmp_path):
     # ...unless told to; the old ones go to the trash.
     st = jobs.run_inline(ws, "demo", DemoOptions(seconds=0.5, fps=10, size=128, overwrite=True))
     assert st["state"] == "done"
-    (batch,) = trash.batches(ws.root, "demo-overwrite")
-    assert (batch / "data_dst.mp4").read_bytes() == before
+    assert Trash(ws.root).last().action == "demo --overwrite"
+    assert (ws.root / ".trash" / "data_dst.mp4").read_bytes() == before
     assert video_stats(ws.root / "data_dst.mp4")["frames"] == 5
+    # Undo brings the user's videos back, and the demo's go to the trash in their place.
+    Trash(ws.root).undo()
+    assert (ws.root / "data_dst.mp4").read_bytes() == before
+    assert video_stats(ws.root / ".trash" / "data_dst.mp4")["frames"] == 5
 
 
 def test_demo_is_deterministic_and_moves():

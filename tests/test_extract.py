@@ -19,6 +19,7 @@ from dfl_tui.faces.dflimg import load_face, read_meta
 from dfl_tui.faces.extract import run_extract_faces
 from dfl_tui.faces.extract_state import NOFACE_FILE, STATE_FILE, noface_frames, plan_run
 from dfl_tui.faces.options import ExtractFacesOptions
+from dfl_tui.faceset.trash import Trash
 from dfl_tui.jobs.context import Reporter
 from dfl_tui.workspace import Workspace, list_images
 
@@ -153,7 +154,7 @@ def test_resume_continues_and_never_loses_faces(tmp_path):
     before = len(list_images(ws.aligned("src")))
     r4, _ = extract(ws, debug=False, accurate=False)
     assert r4["processed"] == 1
-    trashed = list((ws.aligned("src") / ".trash").rglob("00008_0.jpg"))
+    trashed = [p for p in list_images(ws.aligned("src") / ".trash") if p.name == "00008_0.jpg"]
     assert len(trashed) == 1 and (ws.aligned("src") / "00008_0.jpg").exists()
     assert len(list_images(ws.aligned("src"))) == before
 
@@ -165,16 +166,55 @@ def test_resume_continues_and_never_loses_faces(tmp_path):
     # a detector that cannot load: the error comes before anything is moved
     with pytest.raises(DflError, match="s3fd weights not found"):
         extract(ws, detector="s3fd", overwrite=True, debug=False)
-    assert len(list_images(ws.aligned("src"))) == before and not [
-        d for d in (ws.aligned("src") / ".trash").iterdir() if "overwrite" in d.name]
+    assert len(list_images(ws.aligned("src"))) == before
+    assert Trash(ws.aligned("src")).last().action == "extract-faces redo"
 
     # --overwrite moves everything to the trash (undoable) and starts again
     r5, _ = extract(ws, face_type="full", overwrite=True, debug=False, accurate=False)
     assert r5["processed"] == 8 and r5["done_before"] == 0
-    batches = [d for d in (ws.aligned("src") / ".trash").iterdir() if "overwrite" in d.name]
-    assert len(batches) == 1
-    assert len(list_images(batches[0])) == before
+    op = Trash(ws.aligned("src")).last()
+    assert op.action == "extract-faces --overwrite" and op.trashed == before + 2  # + .extract.json, .noface.json
     assert read_meta(ws.aligned("src") / "00001_0.jpg").face_type == "full_face"
+
+
+def test_overwrite_then_faceset_undo_brings_the_faces_back(tmp_path):
+    """``dfl-tui extract-faces src --overwrite`` then ``dfl-tui faceset src undo``, from the command line."""
+    import subprocess
+    import sys
+
+    ws = Workspace.open(tmp_path / "ws")
+    write_demo_frames(ws.frames("src"), 3, size=320)
+    extract(ws, debug=True, accurate=False)
+    aligned, debug = ws.aligned("src"), ws.aligned_debug("src")
+    before = {p.name: p.read_bytes() for p in list_images(aligned)}
+    state = (aligned / STATE_FILE).read_bytes()
+    assert len(before) == 3 and len(list_images(debug)) == 3
+
+    def cli(*args: str) -> str:
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+        r = subprocess.run([sys.executable, "-m", "dfl_tui", "-w", str(ws.root), *args], capture_output=True,
+                           text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout + r.stderr
+
+    cli("extract-faces", "src", "--overwrite", "--face-type", "full", "--no-debug")
+    assert read_meta(aligned / "00001_0.jpg").face_type == "full_face"
+    status = json.loads(cli("status", "--json"))
+    assert status["src_trash"] == 3 and status["src_faces"] == 3  # the trash is counted where status looks
+
+    out = cli("faceset", "src", "undo")
+    assert "extract-faces --overwrite" in out
+    assert {p.name: p.read_bytes() for p in list_images(aligned)} == before
+    assert (aligned / STATE_FILE).read_bytes() == state
+    assert read_meta(aligned / "00001_0.jpg").face_type == "whole_face"
+    # the faces of the undone run are in the trash, not lost; the next run resumes the earlier one
+    assert [read_meta(p).face_type for p in list_images(aligned / ".trash")] == ["full_face"] * 3
+    r, rec = extract(ws, debug=False, accurate=False)
+    assert r["processed"] == 0
+    # the debug images went to their own folder's trash, and come back the same way
+    assert list_images(debug) == []
+    cli("faceset", "src", "undo", "--folder", str(debug))
+    assert len(list_images(debug)) == 3
 
 
 def test_unreadable_frame_is_reported_and_skipped(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from dfl_tui.errors import InputError
 from dfl_tui.faces.thumbs import thumbnail_path
 from dfl_tui.faceset.journal import TagJournal, read_tags
-from dfl_tui.faceset.trash import TMP_PREFIX, Trash
+from dfl_tui.faceset.trash import TMP_PREFIX, Trash, set_aside
 from dfl_tui.workspace import list_images
 
 
@@ -122,3 +122,42 @@ def test_empty_deletes_only_the_trash(tmp_path):
     t.delete([tmp_path / "a.jpg"])
     assert t.empty() == 1
     assert t.count() == 0 and (tmp_path / "b.jpg").exists()
+
+
+def test_set_aside_skips_missing_files_and_says_how_to_undo(tmp_path):
+    class Log:
+        lines: list[str] = []
+
+        def log(self, msg):
+            self.lines.append(msg)
+
+    _files(tmp_path, ["a.jpg", "b.jpg"])
+    assert set_aside(tmp_path, [tmp_path / "gone.jpg"], "x") is None  # nothing to move: no operation
+    op = set_aside(tmp_path, [tmp_path / "a.jpg", tmp_path / "gone.jpg"], "x", Log(), undo="do this", why="test")
+    assert op.moves == [("a.jpg", ".trash/a.jpg")] and op.info == {"why": "test"}
+    assert "do this" in Log.lines[-1] and Trash(tmp_path).last("x").id == op.id
+    assert Trash(tmp_path).last("no such action") is None
+
+
+@pytest.mark.parametrize("how", ["", "names", "images"])
+def test_undo_of_a_displacing_operation(tmp_path, how):
+    """A set cleared for a new run: undo brings the old set back whole (with ``displace``)."""
+    _files(tmp_path, ["0_0.jpg", "1_0.jpg", ".state.json"])
+    set_aside(tmp_path, [tmp_path / "0_0.jpg", tmp_path / "1_0.jpg", tmp_path / ".state.json"], "clear",
+              displace=how)
+    (tmp_path / "0_0.jpg").write_bytes(b"new 0")  # the new run writes the same names, and others
+    (tmp_path / "2_0.jpg").write_bytes(b"new 2")
+    (tmp_path / ".state.json").write_bytes(b"new state")
+    Trash(tmp_path).undo()
+    names = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    if not how:  # the old faces come back beside the new ones, renamed where taken
+        assert (tmp_path / "0_0~1.jpg").read_bytes() == b"0_0.jpg"
+        assert (tmp_path / "0_0.jpg").read_bytes() == b"new 0"
+        return
+    assert (tmp_path / "0_0.jpg").read_bytes() == b"0_0.jpg" and (tmp_path / ".state.json").read_bytes() == b".state.json"
+    trashed = {p.name: p.read_bytes() for p in (tmp_path / ".trash").iterdir() if p.is_file() and p.suffix != ".jsonl"}
+    assert trashed["0_0.jpg"] == b"new 0" and trashed[".state.json"] == b"new state"
+    if how == "names":
+        assert "2_0.jpg" in names
+    else:
+        assert "2_0.jpg" not in names and trashed["2_0.jpg"] == b"new 2"

@@ -13,7 +13,7 @@ import pytest
 from dfl_tui import jobs
 from dfl_tui.errors import InputError
 from dfl_tui.options import OptionError, from_dict
-from dfl_tui.video import trash
+from dfl_tui.faceset.trash import Trash
 from dfl_tui.video.cut import cut_video
 from dfl_tui.video.denoise import Hqdn3d, denoise_folder, undo_denoise
 from dfl_tui.video.encode import SYNTHETIC_TAGS, encode_video
@@ -78,9 +78,13 @@ def test_extract_frames_fps_resampling_and_jpg(ws):
     errs = [np.abs(img.astype(int) - clip_frame(i, *SIZE)).mean() for i in range(12)]
     assert int(np.argmin(errs)) in (7, 8)
     # The PNGs of the first run were moved to the trash, not deleted.
-    (batch,) = trash.batches(folder, "extract-frames")
-    assert sorted(trash.read_manifest(batch)["files"]) == first
-    assert len(list_images(batch)) == 50
+    op = Trash(folder).last("extract-frames")
+    assert sorted(b for _a, b in op.moves) == [".trash/.frames.json"] + [f".trash/{n}" for n in first]
+    # Undo brings them back, and the frames of this run go to the trash in their place.
+    Trash(folder).undo()
+    assert sorted(p.name for p in list_images(folder)) == first
+    assert len(list_images(folder / ".trash")) == 20
+    assert extraction_info(folder)["frames"] == 50  # the record of the earlier extraction came back too
     # Upsampling repeats frames (like ffmpeg -r).
     res = extract_frames(ws.root / "data_dst.mp4", folder, fps=50)
     assert res["frames"] == 100
@@ -223,8 +227,8 @@ def test_make_video_from_merged_marks_and_makes_mask(ws):
     assert s["frames"] == m["frames"] == 50 and s["audio"] and not m["audio"]
     assert s["metadata"]["comment"] == SYNTHETIC_TAGS["comment"]
     # The older result went to the trash, not away.
-    (batch,) = trash.batches(ws.root, "replaced-video")
-    assert (batch / "result.mp4").read_bytes() == b"an older result"
+    assert Trash(ws.root).last().action == "replaced-video"
+    assert (ws.root / ".trash" / "result.mp4").read_bytes() == b"an older result"
 
 
 def test_make_video_odd_size_unreadable_frame_and_no_frames(tmp_path):
@@ -311,15 +315,16 @@ def test_denoise_reduces_temporal_noise_and_can_be_undone(tmp_path):
     assert after.std(axis=0).mean() < 0.75 * before.std(axis=0).mean()
     assert np.abs(after - clean).mean() < np.abs(before - clean).mean()
     # The originals are in the trash...
-    (batch,) = trash.batches(w.frames("dst"), "denoise")
-    kept = np.stack([cv2.imread(str(p)) for p in list_images(batch)]).astype(np.float32)
+    op = Trash(w.frames("dst")).last("denoise")
+    kept = np.stack([cv2.imread(str(w.frames("dst") / b)) for _a, b in op.moves
+                     if b.startswith(".trash/")]).astype(np.float32)
     assert np.array_equal(kept, before)
     # ...and --undo puts them back exactly.
     st = jobs.run_inline(w, "denoise-frames", DenoiseOptions(side="dst", undo=True))
     assert st["state"] == "done" and st["result"]["restored"] == 10
     back = np.stack([cv2.imread(str(p)) for p in list_images(w.frames("dst"))]).astype(np.float32)
     assert np.array_equal(back, before)
-    assert trash.batches(w.frames("dst"), "denoise") == []
+    assert Trash(w.frames("dst")).last("denoise") is None
     with pytest.raises(InputError, match="no denoise to undo"):
         undo_denoise(w.frames("dst"))
 

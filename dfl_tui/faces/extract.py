@@ -2,7 +2,8 @@
 
 The step, in order: list the frames, plan the run (resume where an earlier run
 stopped: :mod:`.extract_state`), load the detector on each device, move aside what
-must make way (``--overwrite``: everything, to ``aligned/.trash/``, undoable), run
+must make way (``--overwrite``: everything, to ``aligned/.trash/``; ``dfl-tui faceset
+src undo`` brings it back), run
 the pipeline (:mod:`.extract_pipeline`: reader -> detection -> face writers), and
 report. The faces themselves are written by :mod:`.face_writer`.
 """
@@ -16,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..faceset.trash import set_aside
 from ..jobs.context import Reporter
 from ..workspace import list_images
 from .extract_pipeline import FacePipeline
@@ -54,25 +56,6 @@ def unique_frames(paths: Sequence[Path], ctx: Reporter) -> list[Path]:
         ctx.warn(f"{len(dups)} frame(s) share a name with another frame and are skipped "
                  f"(e.g. {dups[0].name} beside {seen[dups[0].stem].name}); rename them to extract their faces")
     return out
-
-
-def _trash(folder: Path, files: Sequence[Path], action: str, ctx: Reporter, **info: Any) -> Path | None:
-    """Move files into a new undoable trash batch of ``folder`` (thumbnails are a cache: dropped)."""
-    from ..video import trash
-    from . import thumbs
-
-    files = [f for f in files if f.exists()]
-    if not files:
-        return None
-    batch = trash.new_batch(folder, action, **info)
-    trash.move_files(batch, files)
-    for f in files:
-        thumbs.remove_thumbnail(f)
-    man = trash.read_manifest(batch)
-    man["complete"] = True
-    trash.write_manifest(batch, man)
-    ctx.log(f"moved {len(files)} file(s) from {folder.name}/ to {batch} (undo: move them back)")
-    return batch
 
 
 def _choose_devices(o: ExtractFacesOptions, backend: str) -> list[str]:
@@ -130,14 +113,15 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
                                flip_input=o.flip_input) for d in devices]
 
     # -- make way: to the trash, undoable -------------------------------------------------
-    if o.overwrite:
+    undo = f"dfl-tui faceset {side} undo, or u in the reviewer"
+    if o.overwrite:  # undo brings the earlier set back whole (this run's faces go to the trash then)
         old = list_images(aligned) + [aligned / STATE_FILE, aligned / NOFACE_FILE]
-        _trash(aligned, old, "extract-faces-overwrite", ctx)
-        if ws.aligned_debug(side).is_dir():
-            _trash(ws.aligned_debug(side), list_images(ws.aligned_debug(side)), "extract-faces-overwrite", ctx)
-    if plan.redo_faces:
-        _trash(aligned, plan.redo_faces, "extract-faces-redo", ctx,
-               reason="faces of frames extracted again (the earlier run stopped before recording them)")
+        set_aside(aligned, old, "extract-faces --overwrite", ctx, undo=undo, displace="images")
+        dbg = ws.aligned_debug(side)
+        set_aside(dbg, list_images(dbg), "extract-faces --overwrite", ctx, displace="images",
+                  undo=f"dfl-tui faceset {side} undo --folder {dbg.relative_to(ws.root)}")
+    set_aside(aligned, plan.redo_faces, "extract-faces redo", ctx, undo=undo,
+              reason="faces of frames extracted again (the earlier run stopped before recording them)")
     if debug_dir is not None:
         debug_dir.mkdir(parents=True, exist_ok=True)
     info = backends[0].describe() if len(backends) == 1 else ", ".join(b.describe() for b in backends)

@@ -40,7 +40,8 @@ class ExtractFacesOptions:
                                   "deleted (in review) or that had no face; their earlier faces go to the trash",
                                   advanced=True)
     overwrite: bool = opt(False, "start again: existing faces and debug images go to the trash first "
-                          "(without it, a re-run continues after the last extracted frame)")
+                          "('faceset SIDE undo' brings them back; without --overwrite, a re-run continues "
+                          "after the last extracted frame)")
 
     def check(self) -> None:
         dev = (self.device or "auto").strip().lower().replace(" ", "")

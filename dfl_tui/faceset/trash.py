@@ -1,22 +1,30 @@
-"""The trash beside a faceset, with an undo journal: nothing dfl-tui removes is lost.
+"""The one trash of dfl-tui, with an undo journal: nothing dfl-tui removes is lost.
 
-Every delete, move to a sub-folder or rename of faces (the reviewer, the sorter,
-recover-names, pack...) is one *transaction* recorded in
-``<set>/.trash/journal.jsonl`` before any file moves::
+Every move-aside in the project is one *transaction* of the trash of the folder it
+happens in, recorded in ``<folder>/.trash/journal.jsonl`` before any file moves:
+faces deleted, moved, renamed or replaced (the reviewer, the sorter, recover-names,
+pack, resize, enhance...), faces that make way for an extraction (``extract-faces
+--overwrite``, frames extracted again, manual extraction), frames replaced by
+extract-frames or denoise-frames, merged frames that lost their dst frame, a video
+that a new one replaces, an XSeg model started again::
 
     {"op": "7f3a..", "t": 1718000000.0, "action": "delete", "moves": [["a_0.jpg", ".trash/a_0.jpg"], ...]}
     {"undo": "7f3a..", "t": ..., "op": "91bc..", "moves": [[".trash/a_0.jpg", "a_0.jpg"], ...]}
 
-Paths are relative to the set folder. Files move in two phases through hidden
+Paths are relative to the folder. Files move in two phases through hidden
 temporary names (``.txn-<op>-<i><ext>``), so cycles (``a->b, b->a``) and
 renumbering work, and a crash half-way is finished by :meth:`Trash.recover`
 from the journal. Thumbnails (``.thumbs/``) move with their faces, and the
 reviewer's tag journal (:mod:`dfl_tui.faceset.journal`) is told about every
 move, so a tag follows its face into the trash and back.
 
-Trashed faces sit directly in ``<set>/.trash/`` (a name already there gets a
+Trashed files sit directly in ``<folder>/.trash/`` (a name already there gets a
 ``~N`` suffix), where ``dfl-tui status`` counts them and a user can find them
-by hand. Only :meth:`Trash.empty` deletes anything, and only when asked.
+by hand. ``dfl-tui faceset src undo`` (``--folder`` for another folder) and ``u``
+in the reviewer undo the last operation. An operation made with ``displace`` (a
+set cleared for a new run: ``--overwrite``) undoes by putting what now stands in
+its place into the trash, so undo brings the earlier set back whole. Only
+:meth:`Trash.empty` deletes anything, and only when asked.
 """
 
 from __future__ import annotations
@@ -121,8 +129,9 @@ class Trash:
                 ops[r["undo"]].undone = True
         return [o for o in ops.values() if include_undone or not o.undone]
 
-    def last(self) -> Op | None:
-        h = self.history()
+    def last(self, action: str | None = None) -> Op | None:
+        """The latest operation not undone (optionally the latest of one ``action``)."""
+        h = [o for o in self.history() if action is None or o.action == action]
         return h[-1] if h else None
 
     # -- transactions ----------------------------------------------------------------------
@@ -174,12 +183,18 @@ class Trash:
         return done
 
     def apply(self, moves: Iterable[tuple[str | os.PathLike, str | os.PathLike]], action: str, *,
-              avoid_clash: bool = True, info: dict | None = None, progress=None) -> Op:
+              avoid_clash: bool = True, info: dict | None = None, progress=None, displace: str = "") -> Op:
         """Move files as one undoable operation; returns the operation as done.
 
         ``moves`` are (from, to) pairs, absolute or relative to the set folder. With
         ``avoid_clash`` a target that exists gets a ``~N`` suffix; otherwise it raises.
+        ``displace`` says what undoing it does to what has taken the files' place since:
+        ``"names"``, whatever holds an old name goes to the trash (a replaced video);
+        ``"images"``, every image of the folder too (a set cleared for a new run). By
+        default a file that comes back to a taken name gets a ``~N`` suffix instead.
         """
+        if displace:
+            info = {**(info or {}), "displace": displace}
         rel = [(_rel(self.folder, a), _rel(self.folder, b)) for a, b in moves]
         with self._locked():
             self._recover_locked()
@@ -233,8 +248,9 @@ class Trash:
     def undo(self, op_id: str | None = None, progress=None) -> Op | None:
         """Put back what an operation moved (the last one not undone by default).
 
-        Returns the undo as an :class:`Op` whose moves are (where it was, where it is now);
-        a face whose old name has been taken since comes back as ``name~N``.
+        Returns the undo as an :class:`Op` whose moves are (where it was, where it is now).
+        A face whose old name has been taken since comes back as ``name~N``, unless the
+        operation was made with ``displace``: then what holds the name goes to the trash.
         """
         with self._locked():
             self._recover_locked()
@@ -245,11 +261,24 @@ class Trash:
             if op is None:
                 raise InputError(f"nothing to undo with id {op_id} in {self.journal}")
             back = [(b, a) for a, b in reversed(op.moves) if (self.folder / b).exists()]
+            if op.info.get("displace"):
+                back = self._displaced(back, op.info["displace"]) + back
             plan = self._plan(back, avoid_clash=True)
             undo_id = uuid.uuid4().hex[:12]
             self._append({"undo": op.id, "op": undo_id, "t": time.time(), "moves": plan})
             done = self._execute(undo_id, plan, progress)
         return Op(undo_id, f"undo {op.action}", done, time.time())
+
+    def _displaced(self, back: list[tuple[str, str]], how: str) -> list[tuple[str, str]]:
+        """Moves to the trash for what stands where ``back`` puts files ("names"), and for
+        ``how == "images"`` every image of the folder too (and is not moved back itself)."""
+        from ..workspace import list_images
+
+        leaving = {a for a, _ in back}
+        occupied = {b for _a, b in back if (self.folder / b).exists()}
+        if how == "images":
+            occupied |= {p.name for p in list_images(self.folder)}
+        return [(n, f"{TRASH_DIR}/{Path(n).name}") for n in sorted(occupied) if n not in leaving]
 
     # -- crash recovery ----------------------------------------------------------------------
     def recover(self) -> int:
@@ -308,7 +337,7 @@ class Trash:
 
 def _walk_tmp(folder: Path) -> Iterator[Path]:
     """Leftover temporary names in the set, its trash and its sub-folders (one level)."""
-    dirs = [folder, folder / TRASH_DIR]
+    dirs = [folder, folder / TRASH_DIR, folder / STAGING_DIR]
     with contextlib.suppress(OSError):
         dirs += [d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")]
     for d in dirs:
@@ -327,13 +356,20 @@ def _notify_tags(folder: Path, moves: list[tuple[str, str]]) -> None:
     TagJournal.record_moves(folder, moves)
 
 
-# Convenience for other parts of the project ------------------------------------------------
+# The way every other part of the project moves files aside ----------------------------------
 
 
-def trash_files(folder: str | os.PathLike, paths: Iterable[str | os.PathLike], action: str = "delete") -> Op:
-    """Move ``paths`` (inside ``folder``) to ``folder``'s trash as one undoable operation."""
-    return Trash(folder).delete(paths, action)
-
-
-def undo_last(folder: str | os.PathLike) -> Op | None:
-    return Trash(folder).undo()
+def set_aside(folder: str | os.PathLike, paths: Iterable[str | os.PathLike], action: str, reporter=None, *,
+              undo: str = "", displace: str = "", **info) -> Op | None:
+    """Move ``paths`` (inside ``folder``; missing ones are skipped) to ``folder``'s trash as one undoable
+    operation, and say so on ``reporter`` (anything with ``log``), with ``undo``: how to undo it.
+    None when there was nothing to move."""
+    folder = Path(folder).absolute()
+    present = [p for p in paths if (folder / p).exists()]
+    if not present:
+        return None
+    op = Trash(folder).delete(present, action, info=info or None, displace=displace)
+    if reporter is not None:
+        reporter.log(f"moved {len(op.moves)} file(s) from {folder.name}/ to {folder.name}/{TRASH_DIR}/"
+                     + (f" (undo: {undo})" if undo else " (undoable)"))
+    return op

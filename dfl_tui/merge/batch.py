@@ -486,13 +486,12 @@ def _trash_stale(ctx: Any, out_dir: Path, mask_dir: Path, stems: set[str], limit
     stale_masks = [p for p in list_images(mask_dir) if p.stem not in stems]
     if not stale and not stale_masks:
         return
-    from ..video import trash
+    from ..faceset.trash import set_aside
 
     for folder, files in ((out_dir, stale), (mask_dir, stale_masks)):
         if files:
-            batch = trash.new_batch(folder, "stale-merged")
-            trash.move_files(batch, files)
-            ctx.log(f"{len(files)} file(s) in {folder.name}/ have no dst frame any more: moved to {batch}")
+            ctx.log(f"{len(files)} file(s) in {folder.name}/ have no dst frame any more")
+            set_aside(folder, files, "stale-merged", ctx, undo=f"dfl-tui faceset dst undo --folder {folder}")
 
 
 def _result(counts: dict[str, int], total: int, out_dir: Path, elapsed: float, processed: int = 0) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import DflError
+from ..faceset.trash import set_aside
 from ..jobs.context import Reporter
 from ..util.atomic import _fsync_dir
-from . import trash
 from .options import DemoOptions
 
 
@@ -225,10 +225,8 @@ def run_demo(ctx: Reporter, o: DemoOptions) -> dict[str, Any]:
         names = ", ".join(p.name for p in existing + others)
         raise DflError(f"{names} already in {ws.root}: the demo does not replace your videos. "
                        "Use another workspace, or --overwrite (the old files go to .trash/)")
-    if existing or others:
-        batch = trash.new_batch(ws.root, "demo-overwrite")
-        trash.move_files(batch, existing + others)
-        ctx.log(f"moved {', '.join(p.name for p in existing + others)} to {batch}")
+    set_aside(ws.root, existing + others, "demo --overwrite", ctx, displace="names",
+              undo=f"dfl-tui faceset src undo --folder {ws.root}")
     n = max(1, int(round(o.seconds * o.fps)))
     t0 = time.monotonic()
     # Both clips are written under hidden names and renamed together at the end, so a stopped

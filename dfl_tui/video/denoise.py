@@ -8,9 +8,10 @@ moves a pixel toward its neighbour by a weight that falls with their difference:
 when ``|d|`` equals the strength. Small differences (noise) are smoothed away,
 large ones (edges, motion) are kept. It runs on Y, Cr and Cb.
 
-Each original frame is kept (hard link, else copy) in
-``<folder>/.trash/<time>-denoise/`` before the denoised frame replaces it
-atomically, so ``--undo`` puts the originals back.
+The denoised frames are written to the folder's staging area and swap places
+with the originals as one operation of the folder's trash
+(:meth:`dfl_tui.faceset.trash.Trash.replace`): the originals go to
+``<folder>/.trash/``, and ``--undo`` puts them back.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, JobCancelled
+from ..faceset.trash import Trash
 from ..jobs.context import Reporter
-from ..workspace import list_images
-from . import trash
+from ..workspace import TRASH_DIR, list_images
 from .imageio import ImageWriter, clean_stale_temps, read_ahead
 from .options import DenoiseOptions
 
@@ -95,7 +96,7 @@ def run_denoise(ctx: Reporter, o: DenoiseOptions) -> dict[str, Any]:
 
 def denoise_folder(folder: Path, factor: int = 7, *, reporter: Reporter | None = None,
                    temporal: float = TEMPORAL_STRENGTH) -> dict[str, Any]:
-    """Denoise every image of ``folder`` in name order; originals go to a trash batch."""
+    """Denoise every image of ``folder`` in name order; the originals go to the folder's trash."""
     ctx = reporter or Reporter()
     frames = list_images(folder)
     if not frames:
@@ -104,8 +105,9 @@ def denoise_folder(folder: Path, factor: int = 7, *, reporter: Reporter | None =
     exts = {p.suffix.lower() for p in frames}
     if len(exts) > 1:
         ctx.warn(f"{folder} mixes {', '.join(sorted(exts))} images: they are denoised as one sequence in name order")
-    batch = trash.new_batch(folder, "denoise", factor=factor, temporal=temporal, total=len(frames))
-    ctx.log(f"originals are kept in {batch} (undo: denoise-frames --undo)")
+    trash = Trash(folder)
+    staging = trash.staging()
+    clean_stale_temps(staging)
     filt = Hqdn3d(float(factor), temporal)
     workers = max(1, min(3, (os.cpu_count() or 2)))
     writer = ImageWriter(workers, jpeg_quality=95)
@@ -114,10 +116,12 @@ def denoise_folder(folder: Path, factor: int = 7, *, reporter: Reporter | None =
     ctx.stage(f"denoise {folder.name}", total=len(frames), unit="frames")
     t0 = time.monotonic()
 
-    def save_manifest(complete: bool) -> None:
-        man = trash.read_manifest(batch)
-        man.update(files=list(done), complete=complete)
-        trash.write_manifest(batch, man)
+    def swap_in() -> None:
+        """The denoised frames take the originals' places; the originals go to the trash (one undo)."""
+        if not done:
+            return
+        trash.replace(done, "denoise", info={"factor": factor, "temporal": temporal, "total": len(frames)})
+        ctx.log(f"the {len(done)} original frames are in {folder / TRASH_DIR} (undo: denoise-frames --undo)")
 
     try:
         for i, (path, img) in enumerate(read_ahead(frames, workers)):
@@ -127,39 +131,37 @@ def denoise_folder(folder: Path, factor: int = 7, *, reporter: Reporter | None =
                 skipped += 1
                 filt.reset()
                 continue
-            out = filt(img)
-            trash.keep_copy(batch, path)
+            writer.put(staging / path.name, filt(img))
             done.append(path.name)
-            writer.put(path, out)
             ctx.progress(i + 1, len(frames), skipped=skipped)
-            if len(done) % 100 == 0:
-                save_manifest(False)
         writer.close()
-        writer.sync(folder)
+        writer.sync(staging)
     except JobCancelled:
         writer.close(wait=True)  # frames already queued are finished so the sequence is consistent
-        save_manifest(False)
+        swap_in()
         ctx.log(f"stopped after {len(done)} frames; denoise-frames --undo puts those back")
         raise
     except BaseException:
         writer.close(wait=True)
-        save_manifest(False)
+        for name in done:  # nothing was replaced: the originals stay, the half-done copies go
+            (staging / name).unlink(missing_ok=True)
         raise
-    save_manifest(True)
+    swap_in()
     elapsed = time.monotonic() - t0
     rate = len(done) / elapsed if elapsed > 0 else 0.0
     ctx.log(f"denoised {len(done)} frames in {folder} (factor {factor}) in {elapsed:.1f} s ({rate:.1f} frames/s)")
-    return {"folder": str(folder), "frames": len(done), "skipped": skipped, "factor": factor, "trash": str(batch),
-            "frames_per_s": round(rate, 1)}
+    return {"folder": str(folder), "frames": len(done), "skipped": skipped, "factor": factor,
+            "trash": str(folder / TRASH_DIR), "frames_per_s": round(rate, 1)}
 
 
 def undo_denoise(folder: Path, *, reporter: Reporter | None = None) -> dict[str, Any]:
-    """Put back the originals of the last denoise of ``folder``."""
+    """Put back the originals of the last denoise of ``folder`` (the denoised frames go back to staging)."""
     ctx = reporter or Reporter()
-    found = trash.batches(folder, "denoise")
-    if not found:
-        raise InputError(f"{folder}: no denoise to undo (nothing in {folder / '.trash'})")
-    batch = found[-1]
-    restored = trash.restore_batch(batch, folder)
-    ctx.log(f"put back {len(restored)} original frames from {batch}")
-    return {"folder": str(folder), "restored": len(restored), "from": str(batch)}
+    trash = Trash(folder)
+    op = trash.last("denoise")
+    if op is None:
+        raise InputError(f"{folder}: no denoise to undo (nothing in {folder / TRASH_DIR})")
+    undone = trash.undo(op.id)
+    restored = sum(1 for a, _b in undone.moves if a.startswith(TRASH_DIR + "/")) if undone else 0
+    ctx.log(f"put back {restored} original frames from {folder / TRASH_DIR}")
+    return {"folder": str(folder), "restored": restored, "from": str(folder / TRASH_DIR)}

@@ -4,8 +4,9 @@ Decoding runs in this thread (FFmpeg's own threads decode in parallel); the
 PNG/JPEG encoding and the writes run in a small thread pool, since OpenCV's
 encoders release the GIL. Each frame is written to a hidden temporary name and
 renamed, so a frame that exists is always complete. Frames already in the
-folder are moved to ``<folder>/.trash/<time>-extract-frames/`` first (DeepFaceLab
-deletes them): re-extracting never silently loses a user's images.
+folder are moved to the folder's trash first (``<folder>/.trash/``, undoable:
+:mod:`dfl_tui.faceset.trash`; DeepFaceLab deletes them): re-extracting never
+silently loses a user's images.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import av
 import numpy as np
 
 from ..errors import InputError, JobCancelled
+from ..faceset.trash import set_aside
 from ..jobs.context import Reporter
 from ..util.atomic import atomic_write_json, read_json
 from ..workspace import list_images
-from . import trash
 from .imageio import ImageWriter, clean_stale_temps
 from .options import ExtractFramesOptions
 from .probe import find_video, open_video, resolve_in_workspace, stream_fps
@@ -133,15 +134,10 @@ def extract_frames(
         folder.mkdir(parents=True, exist_ok=True)
         clean_stale_temps(folder)
         existing = list_images(folder)
-        if existing:
-            batch = trash.new_batch(folder, "extract-frames", reason=f"re-extracting frames from {video.name}")
-            trash.move_files(batch, existing)
-            man = trash.read_manifest(batch)
-            man["complete"] = True
-            trash.write_manifest(batch, man)
-            ctx.log(f"moved the {len(existing)} images already in {folder.name}/ to {batch} "
-                    "(delete that folder to free the space, or move them back to undo)")
         marker = folder / MARKER
+        set_aside(folder, existing + [marker] if existing else [], "extract-frames", ctx, displace="images",
+                  reason=f"re-extracting frames from {video.name}",
+                  undo=f"dfl-tui faceset src undo --folder {folder}")
         info = {"video": str(video), "fps": out_fps, "native_fps": float(native_fps), "format": fmt,
                 "expected": total, "frames": 0, "complete": False, "started": time.time()}
         atomic_write_json(marker, info, fsync=False)

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..faceset.trash import set_aside
 from ..util.atomic import _fsync_dir
-from . import trash
 
 
 def publish(tmp: Path, out: Path, reporter: Any, *, keep_old: bool = True) -> None:
@@ -20,10 +20,9 @@ def publish(tmp: Path, out: Path, reporter: Any, *, keep_old: bool = True) -> No
     to the folder's trash (when ``keep_old``), rename, and flush the rename."""
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
-    if keep_old and out.exists():
-        batch = trash.new_batch(out.parent, "replaced-video")
-        trash.move_files(batch, [out])
-        reporter.log(f"the previous {out.name} was moved to {batch}")
+    if keep_old:
+        set_aside(out.parent, [out], "replaced-video", reporter, displace="names",
+                  undo=f"dfl-tui faceset src undo --folder {out.parent}")
     os.replace(tmp, out)
     _fsync_dir(out.parent)
 

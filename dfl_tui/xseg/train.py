@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import queue
-import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -258,11 +257,12 @@ class XSegTrainer:
     def _restart(self) -> None:
         if not self.mdir.root.exists():
             return
-        trash = self.mdir.root.parent / ".trash"
-        trash.mkdir(parents=True, exist_ok=True)
-        dest = trash / f"{self.mdir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        shutil.move(str(self.mdir.root), str(dest))
-        self.log(f"--restart: the old model was moved to {dest}")
+        from ..faceset.trash import set_aside
+
+        models = self.mdir.root.parent
+        self.log("--restart: a new model; the old one goes to the trash")
+        set_aside(models, [self.mdir.root], "xseg --restart", self, displace="names",
+                  undo=f"dfl-tui faceset src undo --folder {models}")
 
     def setup(self) -> None:
         opts = self.opts
