@@ -17,7 +17,7 @@ import argparse
 import dataclasses
 import typing
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 
 class OptionError(ValueError):
@@ -39,6 +39,7 @@ def opt(
     advanced: bool = False,
     cli: bool = True,
     tui: bool = True,
+    parse: Callable[[Any], Any] | None = None,
     default_factory: Any = MISSING,
 ) -> Any:
     """Declare an option field.
@@ -46,6 +47,8 @@ def opt(
     ``fixed``: chosen at model creation and never changed afterwards.
     ``positional``: a positional CLI argument (``extract-frames src``).
     ``cli`` / ``tui``: hide the option from one front end (e.g. internal values).
+    ``parse``: checks and normalises a value after type conversion (a ValueError's message
+    becomes the option's error), e.g. :func:`dfl_tui.device.normalize`.
     """
     meta = {
         "help": help,
@@ -60,6 +63,7 @@ def opt(
         "advanced": advanced,
         "cli": cli,
         "tui": tui,
+        "parse": parse,
     }
     if default_factory is not MISSING:
         return field(default_factory=default_factory, metadata=meta)
@@ -86,6 +90,7 @@ class OptionSpec:
     cli: bool
     tui: bool
     optional: bool  # the value may be None (e.g. "auto")
+    parse: Callable[[Any], Any] | None = None
 
 
 def _resolve_type(tp: Any) -> tuple[type, bool]:
@@ -139,6 +144,7 @@ def describe(cls: type) -> list[OptionSpec]:
                 cli=meta.get("cli", True),
                 tui=meta.get("tui", True),
                 optional=optional or default is None,
+                parse=meta.get("parse"),
             )
         )
     return specs
@@ -183,6 +189,11 @@ def coerce(spec: OptionSpec, value: Any) -> Any:
         raise OptionError(f"{spec.label}: {value} is below the minimum {spec.min:g}")
     if spec.max is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and value > spec.max:
         raise OptionError(f"{spec.label}: {value} is above the maximum {spec.max:g}")
+    if spec.parse is not None:
+        try:
+            value = spec.parse(value)
+        except ValueError as exc:
+            raise OptionError(f"{spec.label}: {exc}") from None
     return value
 
 

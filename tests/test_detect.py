@@ -11,7 +11,8 @@ import pytest
 from faces_data import astronaut_bgr, grace_hopper_bgr
 
 from dfl_tui.faces import landmarks as L
-from dfl_tui.faces.detect import parse_devices, resolve_detector, weights
+from dfl_tui.device import parse_devices
+from dfl_tui.faces.detect import resolve_detector, weights
 from dfl_tui.faces.detect.base import (Backend, Candidate, area_ok, filter_boxes, find_faces, rotate_image,
                                        unrotate_points, unrotate_rect)
 from dfl_tui.faces.detect.blazeface import CONFIGS, ROW_LEN, BlazeFace, ssd_anchors, weighted_nms

@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                                         "JPEG, debug images, second pass) unless told otherwise.")
     ap.add_argument("--detector", default="available", choices=("available", "auto", "s3fd", "mediapipe"),
                     help="which detector(s): available = every backend that can run here [default]")
-    ap.add_argument("--device", default="auto", help="cpu, cuda:N, cuda:0,1 or auto [default: auto]")
+    from ..device import MULTI_HELP
+
+    ap.add_argument("--device", default="auto", help=MULTI_HELP)
     ap.add_argument("--frames", type=int, default=50, help="frames in the demo clip [default: 50]")
     ap.add_argument("--no-1080p", dest="hd", action="store_false", help="skip the synthesised 1080p clip")
     ap.add_argument("--accurate", action=argparse.BooleanOptionalAction, default=True,

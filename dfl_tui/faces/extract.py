@@ -59,18 +59,12 @@ def unique_frames(paths: Sequence[Path], ctx: Reporter) -> list[Path]:
 
 
 def _choose_devices(o: ExtractFacesOptions, backend: str) -> list[str]:
-    from .detect import parse_devices
-
+    """One detector per device (:mod:`dfl_tui.device`'s rules); mediapipe runs on the CPU."""
     if backend == "mediapipe":
         return ["cpu"]
-    if o.device == "auto":
-        import torch
+    from ..device import pick_devices
 
-        return ["cuda:0"] if torch.cuda.is_available() else ["cpu"]
-    try:
-        return parse_devices(o.device)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    return [str(d) for d in pick_devices(o.device)]
 
 
 def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
-from ..options import OptionError, opt
+from ..device import device_option
+from ..options import opt
 from .facetype import CLI_CHOICES, FaceType
 
 SIDE_CHOICES = ("src", "dst")
 DETECTOR_CHOICES = ("auto", "s3fd", "mediapipe", "manual")
-_DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+(,\d+)*)$")
 
 
 @dataclass
@@ -29,8 +28,7 @@ class ExtractFacesOptions:
     max_faces: int = opt(0, "keep at most this many faces per frame, largest first (0 = all)", min=0, max=1000)
     debug: bool = opt(True, "write aligned_debug/<frame>.jpg showing landmarks, detector box and crop outline")
     accurate: bool = opt(True, "second landmark pass for steadier landmarks (DeepFaceLab's 'landmarks accurate')")
-    device: str = opt("auto", "cpu, cuda:N, or cuda:0,1 to share frames over GPUs (auto: the first GPU if any; "
-                      "mediapipe always runs on the CPU)")
+    device: str = device_option("where s3fd runs (mediapipe always runs on the CPU)", multi=True)
     batch_size: int = opt(0, "frames per detector batch (0 = a default for the detector and device)", min=0, max=512,
                           advanced=True)
     weights_dir: str | None = opt(None, "folder holding the s3fd/FAN weight files (default: the torch hub cache)",
@@ -44,10 +42,6 @@ class ExtractFacesOptions:
                           "after the last extracted frame)")
 
     def check(self) -> None:
-        dev = (self.device or "auto").strip().lower().replace(" ", "")
-        if not _DEVICE_RE.match(dev):
-            raise OptionError(f"device: {self.device!r} is not valid; use auto, cpu, cuda:N or cuda:0,1")
-        self.device = dev
         if self.weights_dir:
             self.weights_dir = os.path.abspath(os.path.expanduser(self.weights_dir))
 

@@ -30,7 +30,9 @@ SIZES = {"demo": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda, mps [auto]")
+    from ..device import DEVICE_HELP
+
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--model", default="", help="a trained model of the workspace (default: the only one, else fresh)")
     p.add_argument("--model-type", default="", choices=["", "Quick96", "SAEHD", "AMP"],

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..device import device_option
 from ..options import from_dict, opt, to_dict
 
 #: DeepFaceLab's merge modes, in the order of the interactive keys `` ` ``, 1..6.
@@ -92,7 +93,7 @@ class MergeOptions(FrameSettings):
     session: bool = opt(True, "use the per-frame settings saved by the interactive merger, if there is a session")
     label: bool = opt(False, "add a visible 'AI-generated' label in a corner of every frame")
     restart: bool = opt(False, "merge every frame again, even those already merged with the same settings")
-    device: str = opt("auto", "torch device for the model: auto, cpu, cuda, cuda:1, mps")
+    device: str = device_option("where the model runs")
     batch_size: int = opt(8, "faces per model call", min=1, max=256, advanced=True)
     workers: int = opt(0, "threads decoding and writing frames (0: automatic)", min=0, max=64, advanced=True)
     limit: int = opt(0, "merge only the first N frames (0: all)", min=0, advanced=True)

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..device import pick_device
 from ..errors import DflError
 
 
@@ -44,24 +45,6 @@ class Predictor(Protocol):
     def predict(self, faces: np.ndarray, morph: float | None = None) -> Prediction:
         """faces: N,R,R,3 BGR uint8 (or float [0,1]) cut with the model's face type at its resolution."""
         ...
-
-
-def pick_device(name: str = "auto") -> str:
-    """'auto' -> cuda if PyTorch sees a GPU, else mps on Apple, else cpu; an explicit device must exist."""
-    import torch
-
-    name = (name or "auto").strip().lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DflError(f"--device {name}: no CUDA GPU is visible to PyTorch here; use --device cpu or auto")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise DflError("--device mps: MPS is not available here; use --device cpu or auto")
-    return name
 
 
 class ModelPredictor:

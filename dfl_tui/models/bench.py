@@ -104,7 +104,9 @@ def run_bench(model: str = "SAEHD", res: int | None = None, batch: int | None = 
     from .registry import build_model, canonical_name
 
     name = canonical_name(model)
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from ..device import pick_device
+
+    dev = pick_device(device or "auto")
     opts = dict(options or {})
     if res is not None and name != "Quick96":
         opts["resolution"] = res
@@ -166,7 +168,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="SAEHD", help="SAEHD, AMP or Quick96 [default: SAEHD]")
     p.add_argument("--res", type=int, default=None, help="resolution (SAEHD/AMP; default: the model's)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default: the model's)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
+    from ..device import DEVICE_HELP
+
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--iters", type=int, default=10, help="timed iterations [default: 10]")
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up iterations [default: 3]")
     p.add_argument("--options", metavar="FILE.json", default=None, help="model options as JSON")

@@ -72,7 +72,7 @@ def bench_faces(args: argparse.Namespace, opts: dict[str, Any], iters: int) -> d
     from ..workspace import Workspace
     from .samples import FaceSource, default_threads, load_faceset
     from .batches import BatchMaker
-    from .device import pick_device
+    from ..device import pick_device
 
     ws = Workspace.open(getattr(args, "workspace", None))
     dev = pick_device(args.device or "auto")

@@ -125,7 +125,7 @@ def import_dfl(folder: str | Path, workspace: Any, name: str = "", *, which: str
                log: Log = print) -> dict[str, Any]:
     """Import the DFL model in ``folder`` as ``model/<name>/`` of ``workspace``; returns a summary."""
     from . import checkpoint as ckpt
-    from .device import device_lines
+    from ..device import device_lines
     from .summary import summary_text
 
     dfl = D.open_dfl_model(folder, which)

@@ -27,6 +27,7 @@ from typing import Any
 
 from .. import options as optmod
 from ..models.options import OPTIONS_CLASSES
+from ..device import device_option
 from ..options import OptionError, opt
 
 MODEL_NAMES = tuple(OPTIONS_CLASSES)  # ("SAEHD", "AMP", "Quick96")
@@ -42,7 +43,7 @@ class TrainerFields:
     options_file: str = opt("", "JSON file with options (keys as in options.json or these flags)",
                             flag="--options", tui=False)
     target_iter: int | None = opt(None, "stop at this iteration; 0 = train until stopped [saved; new: 0]", min=0)
-    device: str = opt("auto", "torch device: auto (cuda if present), cpu, cuda, cuda:N, mps")
+    device: str = device_option("where training runs")
     autosave_minutes: float | None = opt(None, "save every N minutes [saved; new: 25]", min=1, max=1440)
     autobackup_hours: int | None = opt(None, "back up the model every N hours into rotating slots; 0 = off "
                                        "[saved; new: 0]", min=0, max=24)

@@ -42,7 +42,7 @@ from ..util.atomic import atomic_write_text
 from . import checkpoint as ckpt
 from .backups import rotate_backup
 from .batches import BatchMaker
-from .device import device_lines, is_oom, oom_message, pick_device
+from ..device import device_lines, is_oom, oom_message, pick_device
 from .distributed import Dist
 from .metrics import LossHistory, MetricsWriter
 from .modeldir import ModelDir

@@ -120,7 +120,8 @@ def mask_back(pred: np.ndarray, mat: np.ndarray, face_shape: tuple[int, int]) ->
 
 
 def apply_model(ctx: Any, folder: Path, opts: XSegOptions) -> dict[str, Any]:
-    from .model import load_xseg, model_dir_for, pick_device
+    from ..device import pick_device
+    from .model import load_xseg, model_dir_for
 
     mdir = model_dir_for(ctx.workspace, opts.model_dir or None)
     model = load_xseg(mdir, pick_device(opts.device), warn=ctx.warn)

@@ -38,7 +38,9 @@ def _cores() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="dfl-tui bench xseg", description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    from ..device import DEVICE_HELP
+
+    ap.add_argument("--device", default="auto", help=DEVICE_HELP)
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--base-ch", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=4)
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..models.optim import RMSprop
     from .augment import augment
     from .generic import GenericMasker
-    from .model import pick_device
+    from ..device import pick_device
     from .net import XSegNet, count_parameters
     from .polys import polys_from_meta, rasterize
 

@@ -45,16 +45,6 @@ def model_dir_for(workspace: Any, override: str | None = None) -> ModelDir:
     return ModelDir.of(workspace, MODEL_NAME)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "cpu":
-        return torch.device("cpu")
-    if name in ("cuda", "auto") and torch.cuda.is_available():
-        return torch.device("cuda")
-    if name == "cuda":
-        raise DflError("--device cuda: no CUDA GPU is visible to PyTorch here; use --device cpu")
-    return torch.device("cpu")
-
-
 @dataclass
 class XSegModel:
     """A trained XSeg network ready for inference, with what it was trained for."""

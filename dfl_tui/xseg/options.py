@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..device import device_option
 from ..options import OptionError, opt
 
 ACTIONS = ("apply", "apply-generic", "remove", "remove-labels", "restore-labels", "fetch", "export-masks")
 SIDES = ("src", "dst")
 FACE_TYPES = ("half", "mid-full", "full", "whole", "head")
-DEVICES = ("auto", "cpu", "cuda")
 
 #: The XSeg model's folder under the workspace's ``model/`` (DeepFaceLab forces the name "XSeg").
 MODEL_NAME = "XSeg"
@@ -29,7 +29,7 @@ class XSegOptions:
     model_dir: str | None = opt(None, "folder of the trained XSeg model (default: the workspace's model/XSeg)",
                                 advanced=True)
     batch_size: int = opt(8, "faces per batch when applying a model", min=1, max=256, advanced=True)
-    device: str = opt("auto", "where the model runs (apply)", choices=DEVICES, advanced=True)
+    device: str = device_option("where the model runs (apply)", advanced=True)
     forehead: float = opt(
         1.0, "apply-generic: how far the mask climbs above the brows, as a multiple of the forehead the mesh sees",
         min=0.0, max=2.0, advanced=True)
@@ -65,7 +65,7 @@ class XSegTrainOptions:
     preview_every: int = opt(200, "write a preview image every N iterations", min=1, max=100000, advanced=True)
     max_preview_rows: int = opt(4, "rows per preview panel", min=1, max=8, advanced=True)
     restart: bool = opt(False, "start a new model (the old one goes to model/.trash)")
-    device: str = opt("auto", "where training runs", choices=DEVICES, advanced=True)
+    device: str = device_option("where training runs", advanced=True)
     workers: int = opt(-1, "sample-loading processes (-1 = auto, 0 = in the training process)", min=-1, max=32,
                        advanced=True)
     seed: int = opt(0, "random seed (0 = a new one each run)", advanced=True)

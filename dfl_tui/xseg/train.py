@@ -38,12 +38,12 @@ from ..faces.facetype import FaceType
 from ..train import checkpoint as ckpt
 from ..train.modeldir import ModelDir
 from ..train.preview import write_previews
-from ..train.device import device_lines, is_oom
+from ..device import device_lines, is_oom, pick_device
 from ..train.metrics import MetricsWriter
 from ..train.summary import summary_text
 from ..util.atomic import atomic_write_json, atomic_write_text
 from .augment import augment
-from .model import FORMAT, NET_PART, OPT_PART, model_dir_for, pick_device
+from .model import FORMAT, NET_PART, OPT_PART, model_dir_for
 from .net import LEGACY_UPCONV, XSegNet, count_parameters
 from .options import MODEL_NAME, XSegTrainOptions
 from .samples import XSegSample, folders_for, load_face_only, load_truth, scan, training_set

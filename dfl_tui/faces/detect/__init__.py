@@ -48,18 +48,3 @@ def create_backend(name: str, *, device: str = "cpu", three_d: bool = False,
 
         return S3FDBackend(device=device, three_d=three_d, weights_dir=weights_dir, flip_input=flip_input)
     raise ValueError(f"unknown backend {name!r}")
-
-
-def parse_devices(spec: str) -> list[str]:
-    """``cpu`` | ``cuda`` | ``cuda:N`` | ``cuda:0,1`` -> a list of torch device strings."""
-    spec = (spec or "cpu").strip().lower()
-    if spec in ("cpu", ""):
-        return ["cpu"]
-    if spec == "cuda":
-        return ["cuda:0"]
-    if spec.startswith("cuda:"):
-        ids = [s.strip() for s in spec[5:].split(",") if s.strip()]
-        if not ids or not all(s.isdigit() for s in ids):
-            raise ValueError(f"bad device {spec!r}: use cpu, cuda:N or cuda:0,1")
-        return [f"cuda:{s}" for s in dict.fromkeys(ids)]
-    raise ValueError(f"bad device {spec!r}: use cpu, cuda:N or cuda:0,1")
