@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -146,3 +147,28 @@ def test_debug_drawing_marks_the_frame():
     L.draw_debug(img, L.get_rect_from_landmarks(lm), lm, FaceType.WHOLE_FACE)
     red = (img[..., 2] > 200) & (img[..., 1] < 60) & (img[..., 0] < 60)
     assert red.sum() > 100 and not np.array_equal(img, before)
+
+
+def _feature_mask_whole_image(shape, groups):
+    """The eye/mouth mask filtered over the whole image (what the box-limited version must equal)."""
+    h, w = int(shape[0]), int(shape[1])
+    mask = np.zeros((h, w), np.float32)
+    for pts in groups:
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.asarray(pts, np.float32).astype(np.int32)), (1.0,))
+    k = max(1, h // 32)
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)), iterations=1)
+    blur = max(1, h // 16)
+    blur += 1 - blur % 2
+    return cv2.GaussianBlur(mask, (blur, blur), 0)[..., None]
+
+
+def test_feature_masks_filtered_in_a_box_equal_the_whole_image():
+    rng = np.random.default_rng(0)
+    for t in range(60):
+        h = int(rng.integers(32, 600))
+        w = h if t % 3 else int(rng.integers(32, 600))
+        centre = rng.uniform(-0.2, 1.2, 2) * [w, h]  # some hulls cross or leave the image
+        groups = [centre + rng.normal(0, rng.uniform(1, h / 6), (int(rng.integers(3, 9)), 2))
+                  for _ in range(int(rng.integers(1, 3)))]
+        np.testing.assert_allclose(L._feature_mask((h, w), groups), _feature_mask_whole_image((h, w), groups),
+                                   rtol=0, atol=1e-6)

@@ -241,6 +241,22 @@ def test_recorded_run_json_is_what_the_trainer_writes(tmp_path):
     assert r.points[0].sps == 16.0 and r.last_event("save")["it"] == 1
 
 
+def test_metrics_lines_split_the_iteration_time(tmp_path):
+    import time as _time
+
+    from dfl_tui.train.metrics import IterationTimes, MetricsWriter
+
+    p = tmp_path / "m.jsonl"
+    w = MetricsWriter(p, batch_size=2, every=3600)
+    for _ in range(2):
+        w.add(1, {"src_loss": 1.0}, 0.03, IterationTimes(wait=0.001, augment=0.004, step=0.025))
+    _time.sleep(0.1)
+    w.flush()
+    split = json.loads(p.read_text().splitlines()[0])["split"]
+    assert split["wait"] == 1.0 and split["augment"] == 4.0 and split["step"] == 25.0
+    assert split["other"] >= 50 - 30  # 0.1 s over 2 iterations, minus the 30 ms accounted for
+
+
 def test_preview_layouts_follow_deepfacelab():
     from dfl_tui.train.preview import layout_previews, loss_graph, with_graph
 

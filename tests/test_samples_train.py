@@ -182,3 +182,20 @@ def test_faceset_packed_by_dfl_tui_is_read(tmp_path, fmt, name):
     for s in samples:
         a = load_prepared(s, 64, FaceType.WHOLE_FACE)
         assert np.array_equal(a.image, before[s.name].image) and np.array_equal(a.mask, before[s.name].mask)
+
+
+def test_face_source_decodes_in_worker_processes_the_same_faces(tmp_path):
+    """processes=1: faces decoded in a spawned loader process equal those decoded in a thread."""
+    folder = tmp_path / "aligned"
+    make_faceset(folder, "astronaut", n=4, size=64)
+    samples = load_faceset(folder)
+    threads = FaceSource(samples, 48, FaceType.FULL, 4, seed=3, cache_bytes=0, label="src")
+    procs = FaceSource(samples, 48, FaceType.FULL, 4, seed=3, cache_bytes=0, label="src", processes=1)
+    try:
+        a, b = threads.make_batch([0, 1, 2, 3]), procs.make_batch([0, 1, 2, 3])
+        for x, y in ((a.images, b.images), (a.masks, b.masks), (a.em_masks, b.em_masks)):
+            np.testing.assert_array_equal(x, y)
+        assert procs._procs is not None and procs.next(timeout=60).images.shape == (4, 48, 48, 3)
+    finally:
+        threads.close()
+        procs.close()

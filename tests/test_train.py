@@ -273,11 +273,15 @@ def test_detached_training_outlives_its_parent_and_saves_when_stopped(tmp_path):
     assert last.get("event") == "stop" and last["it"] == saved_it == mdir.read_state()["iteration"]
 
 
-def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("lag", [0, 1])
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, lag):
+    """lag 1: losses read one step late, as on a GPU (forced here on the CPU)."""
     from dfl_tui.models.base import FaceSwapModel
+    from dfl_tui.train.trainer import Trainer
 
+    monkeypatch.setattr(Trainer, "loss_lag", lambda self: lag)
     ws = make_workspace(tmp_path / "ws", n=4, size=64)
-    real = FaceSwapModel.train_step
+    real = FaceSwapModel.train_step_async
 
     def poisoned(self, batch):
         if self.iteration == 5:  # a weight goes bad: the next loss is a real NaN
@@ -285,7 +289,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
                 next(self.parameters()).fill_(float("nan"))
         return real(self, batch)
 
-    monkeypatch.setattr(FaceSwapModel, "train_step", poisoned)
+    monkeypatch.setattr(FaceSwapModel, "train_step_async", poisoned)
     st = jobs.run_inline(ws, "train", opts(target_iter=50, seed=4))
     assert st["state"] == "failed"
     assert "nan at iteration 6" in st["error"].lower() and "last good checkpoint (iteration 1) is kept" in st["error"]
@@ -300,14 +304,14 @@ def test_out_of_memory_ends_with_advice(tmp_path, monkeypatch):
     from dfl_tui.models.base import FaceSwapModel
 
     ws = make_workspace(tmp_path / "ws", n=4, size=64)
-    real = FaceSwapModel.train_step
+    real = FaceSwapModel.train_step_async
 
     def oom(self, batch):
         if self.iteration == 2:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(self, batch)
 
-    monkeypatch.setattr(FaceSwapModel, "train_step", oom)
+    monkeypatch.setattr(FaceSwapModel, "train_step_async", oom)
     st = jobs.run_inline(ws, "train", opts(target_iter=10))
     assert st["state"] == "failed"
     assert "out of memory" in st["error"] and "--batch-size 2" in st["error"] and "64px" in st["error"]
@@ -364,6 +368,30 @@ def test_bench_train_prints_figures(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["it_per_s"] > 0 and r["samples_per_s"] == pytest.approx(2 * r["it_per_s"])
     assert r["augment_ms_per_batch"] > 0 and r["faces_it_per_s"] > 0 and r["flops_per_iter"] > 0
+    # the share of peak is measured: a matmul probe in the same run
+    assert r["matmul_tflops"] > 0 and r["share_of_matmul"] == pytest.approx(r["tflops"] / r["matmul_tflops"])
+    # the full trainer beside bare steps of its model, its iteration split into parts
+    assert r["faces_iteration_ms"] > 0 and r["faces_bare_step_ms"] > 0 and r["faces_iters"] >= 2
+    assert r["faces_overhead"] == pytest.approx(r["faces_iteration_ms"] / r["faces_bare_step_ms"] - 1)
+    assert set(r["faces_split_ms"]) == {"wait", "augment", "step", "other"} and r["faces_split_ms"]["step"] > 0
+    assert not (ws.root / "model").exists()  # the trainer ran in a scratch folder
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "matmul probe" in out and "full trainer" in out and "overhead" in out
+
+
+def test_bench_samples_only_measures_the_pipeline_per_core(tmp_path, capsys):
+    from dfl_tui import cli
+
+    ws = make_workspace(tmp_path / "ws", n=4, size=64)
+    args = ["-w", str(ws.root), "bench", "train", "--samples-only", "--res", "64", "--batch", "2", "--workers",
+            "0,1", "--batches", "1", "--target-it-s", "5"]
+    assert cli.main(args + ["--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert [row["workers"] for row in r["rows"]] == [0, 1] and all(row["samples_per_s"] > 0 for row in r["rows"])
+    assert r["needed_samples_per_s"] == 10 and r["cores_needed"] == pytest.approx(10 / r["samples_per_core_s"])
+    assert cli.main(args) == 0
+    assert "needs 10 samples/s" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -174,6 +174,12 @@ class FaceSwapModel(nn.Module):
 
     def train_step(self, batch: dict[str, Any] | None) -> dict[str, float]:
         """One optimisation step on ``batch``; returns the batch-mean losses (one host sync)."""
+        return self.losses_to_floats(self.train_step_async(batch))
+
+    def train_step_async(self, batch: dict[str, Any] | None) -> dict[str, Tensor]:
+        """One optimisation step on ``batch``, returning the batch-mean losses as 0-d tensors on the
+        device without waiting for them: on a GPU the host can prepare the next batch while this
+        step runs (the trainer reads the losses one step later)."""
         b = self._batch_for_step(batch)
         for d in self.discriminators():
             d.requires_grad_(False)  # the G loss must not fill D's gradients
@@ -191,7 +197,12 @@ class FaceSwapModel(nn.Module):
             opt.step()
             report[key] = loss.detach()
         self.iteration += 1
-        return dict(zip(report, torch.stack(list(report.values())).float().tolist()))
+        return report
+
+    @staticmethod
+    def losses_to_floats(losses: dict[str, Tensor]) -> dict[str, float]:
+        """Loss tensors -> floats with one host sync."""
+        return dict(zip(losses, torch.stack(list(losses.values())).float().tolist()))
 
     # -- inference helpers ----------------------------------------------------------------------
     @torch.no_grad()

@@ -3,7 +3,13 @@
 :func:`run_bench` builds a model, runs a few warm-up steps and then ``iters`` timed training steps on
 random batches (or the batches given), and reports iterations/s, samples/s (a sample = one src + one
 dst face), peak memory and, from :class:`torch.utils.flop_counter.FlopCounterMode` over one step, the
-FLOPs per iteration, the achieved TFLOP/s and (on a known CUDA card) its share of the card's peak.
+FLOPs per iteration and the achieved TFLOP/s.
+
+"Share of peak" is measured, not looked up: a matmul probe (:func:`matmul_probe`, in the precision
+the model computes in) runs between the timed steps, so the step's FLOP/s over the probe's is a
+ratio taken on the same machine in the same minutes, meaningful on any CPU or GPU and even when
+other processes share the machine. Step times are medians; the load average is reported with them.
+On a known CUDA card the share of its data-sheet peak is given too.
 
 Light at import (the CLI builds its parser from here); torch loads inside the functions.
 """
@@ -12,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import statistics
 import threading
 import time
 from typing import Any
@@ -78,6 +86,36 @@ class _RssPeak:
         self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
+def _sync(dev: Any) -> None:
+    import torch
+
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def matmul_probe(device: Any, bf16: bool = False, n: int | None = None, reps: int | None = None) -> float:
+    """FLOP/s of square matmuls on ``device`` in the model's compute precision (bf16, or fp32 -
+    which CUDA runs as TF32 when the model allows it): the practical peak a training step can
+    approach. Sizes: 2048 on a CPU, 8192 on a GPU."""
+    import torch
+
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    n = n or (8192 if cuda else 2048)
+    reps = reps or (10 if cuda else 2)
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    g = torch.Generator(device=dev).manual_seed(0)
+    a = torch.randn(n, n, device=dev, dtype=dtype, generator=g)
+    b = torch.randn(n, n, device=dev, dtype=dtype, generator=g)
+    a @ b  # warm-up (kernel choice, page faults)
+    _sync(dev)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    _sync(dev)
+    return 2.0 * n ** 3 * reps / (time.perf_counter() - t0)
+
+
 def random_batch(res: int, batch: int, device: Any, seed: int = 0) -> dict[str, Any]:
     """Random images and blob masks in the layout train_step expects."""
     import torch
@@ -97,8 +135,10 @@ def random_batch(res: int, batch: int, device: Any, seed: int = 0) -> dict[str, 
 
 def run_bench(model: str = "SAEHD", res: int | None = None, batch: int | None = None, device: str | None = None,
               iters: int = 10, warmup: int = 3, options: dict[str, Any] | None = None,
-              batches: list[dict[str, Any]] | None = None, count_flops: bool = True) -> dict[str, Any]:
-    """Benchmark ``iters`` training steps of ``model``; see the module docstring for the figures."""
+              batches: list[dict[str, Any]] | None = None, count_flops: bool = True,
+              probe_every: int = 5) -> dict[str, Any]:
+    """Benchmark ``iters`` training steps of ``model`` (a matmul probe every ``probe_every`` steps);
+    see the module docstring for the figures."""
     import torch
 
     from .registry import build_model, canonical_name
@@ -125,13 +165,17 @@ def run_bench(model: str = "SAEHD", res: int | None = None, batch: int | None = 
 
         for i in range(warmup):
             step(i)
+        _sync(dev)
         if cuda:
-            torch.cuda.synchronize(dev)
             torch.cuda.reset_peak_memory_stats(dev)
-        t0 = time.perf_counter()
+        times, probes = [], []
         for i in range(iters):
+            if i % probe_every == 0:
+                probes.append(matmul_probe(dev, net.use_bf16))
+            t0 = time.perf_counter()
             losses = step(i)  # returns floats: each step ends with a device sync
-        elapsed = time.perf_counter() - t0
+            times.append(time.perf_counter() - t0)
+        probes.append(matmul_probe(dev, net.use_bf16))
         peak_mb = torch.cuda.max_memory_allocated(dev) / 2**20 if cuda else None
     flops = None
     if count_flops:
@@ -141,14 +185,22 @@ def run_bench(model: str = "SAEHD", res: int | None = None, batch: int | None = 
         with counter:
             step(0)
         flops = counter.get_total_flops()
-    it_s = iters / elapsed
+    load = os.getloadavg()
+    step_s = statistics.median(times)
+    it_s = 1.0 / step_s
+    probe = statistics.median(probes)
     out: dict[str, Any] = {
         "model": name, "resolution": net.resolution, "batch": n, "device": str(dev),
         "device_name": torch.cuda.get_device_name(dev) if cuda else f"CPU ({torch.get_num_threads()} threads)",
         "precision": "bf16 autocast" if net.use_bf16 else "fp32",
         "channels_last": net.memory_format == torch.channels_last, "compile": bool(getattr(net.opts, "compile", False)),
         "options": {k: v for k, v in opts.items()}, "warmup": warmup, "iters": iters, "build_s": build_s,
-        "it_per_s": it_s, "ms_per_iter": 1000 / it_s, "samples_per_s": it_s * n,
+        "it_per_s": it_s, "ms_per_iter": 1000 * step_s, "samples_per_s": it_s * n,
+        "step_ms": [round(1000 * t, 2) for t in times], "load_avg": [round(x, 2) for x in load],
+        "cpu_count": os.cpu_count(),
+        "matmul_tflops": probe / 1e12, "matmul_kind": f"{'bf16' if net.use_bf16 else 'fp32'} matmul "
+                                                      f"{8192 if cuda else 2048}x{8192 if cuda else 2048}",
+        "share_of_matmul": flops * it_s / probe if flops else None,
         "peak_mem_mb": peak_mb if cuda else rss.peak / 2**20,
         "peak_mem_kind": "torch.cuda.max_memory_allocated" if cuda else "process RSS (psutil)",
         "parameters": sum(p.numel() for p in net.parameters()),
@@ -206,23 +258,29 @@ def format_table(r: dict[str, Any]) -> str:
     def fmt(v: Any, unit: str = "", digits: int = 2) -> str:
         return "-" if v is None else f"{v:,.{digits}f}{unit}"
 
+    load = r.get("load_avg") or []
     rows = [
         ("model", f"{r['model']} res {r['resolution']} batch {r['batch']}"),
-        ("device", f"{r['device']}  {r['device_name']}"),
+        ("device", f"{r['device']}  {r['device_name']}" + (f"  (load {' '.join(f'{x:.1f}' for x in load)} on "
+                                                             f"{r.get('cpu_count')} cores)" if load else "")),
         ("precision", f"{r['precision']}{'  channels_last' if r['channels_last'] else ''}"
                       f"{'  compiled' if r['compile'] else ''}"),
         ("parameters", f"{r['parameters'] / 1e6:,.2f} M"),
-        ("iterations/s", fmt(r["it_per_s"], digits=3) + f"  ({fmt(r['ms_per_iter'], ' ms', 1)} per iteration,"
-                                                        f" {r['iters']} timed after {r['warmup']} warm-up)"),
+        ("step", fmt(r["ms_per_iter"], " ms", 1) + f"  (median of {r['iters']} after {r['warmup']} warm-up; "
+                                                     f"{fmt(r['it_per_s'], ' it/s', 3)})"),
         ("samples/s", fmt(r["samples_per_s"], digits=2) + "  (src+dst pairs)"),
         ("peak memory", fmt(r["peak_mem_mb"], " MiB", 0) + f"  ({r['peak_mem_kind']})"),
         ("FLOPs/iteration", fmt(r["flops_per_iter"] and r["flops_per_iter"] / 1e9, " GFLOP", 1)),
-        ("achieved", fmt(r["tflops"], " TFLOP/s", 3)),
+        ("achieved", fmt(r["tflops"] and r["tflops"] * 1000, " GFLOP/s", 1)),
+        ("matmul probe", fmt(r.get("matmul_tflops") and r["matmul_tflops"] * 1000, " GFLOP/s", 1)
+         + f"  ({r.get('matmul_kind')}, between the steps)"),
+        ("share of peak", "-" if r.get("share_of_matmul") is None else
+         f"{100 * r['share_of_matmul']:.0f} % of the measured matmul rate"),
     ]
     if r["device"].startswith("cuda"):
         share = "unknown card" if r["peak_tflops"] is None else \
             f"{100 * r['share_of_peak']:.1f} % of {r['peak_tflops']:g} TFLOP/s ({r['peak_kind']})"
-        rows.append(("share of peak", share))
+        rows.append(("data-sheet peak", share))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 

@@ -60,19 +60,17 @@ class Optimizer:
                 clip_grad_norm_(grads, self.clipnorm)
             state = {s: [self.state[s][i] for i in idx] for s in self.state_names}
             upd, denom = self._direction(grads, state)
-            lr = self.current_lr()
             if self.lr_dropout < 1.0:
-                upd = torch._foreach_div(upd, denom)
-                masks = [torch.empty_like(p).bernoulli_(self.lr_dropout) for p in params]
-                torch._foreach_mul_(upd, masks)
-                torch._foreach_add_(params, upd, alpha=-lr)
-            else:
-                torch._foreach_addcdiv_(params, upd, denom, value=-lr)
+                # A dropped element gets an infinite denominator, so its update is exactly 0:
+                # one in-place pass over the (fresh) denominators instead of a masked copy.
+                torch._foreach_div_(denom, keep_masks(params, self.lr_dropout))
+            torch._foreach_addcdiv_(params, upd, denom, value=-self.current_lr())
         self.step_count += 1
 
     def _direction(self, grads: list[torch.Tensor], state: dict[str, list[torch.Tensor]]) \
             -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Update the state in place; return (numerator, denominator) of the step direction."""
+        """Update the state in place; return (numerator, denominator) of the step direction.
+        The denominators must be fresh tensors (the step may change them in place)."""
         raise NotImplementedError
 
     # -- state for safetensors ---------------------------------------------------------------
@@ -98,6 +96,20 @@ class Optimizer:
                     else:
                         t.copy_(v)
         return fresh
+
+
+KEEP_BITS = 15  # random bits per element for lr dropout: keep-probability within 2**-15 of the asked one
+
+
+def keep_masks(params: list[torch.Tensor], p: float) -> list[torch.Tensor]:
+    """lr dropout's Bernoulli(p) keep masks (int16 0/1), one per parameter.
+
+    Drawn as 15-bit integers compared with round(p * 2**15) (0.3 -> 0.29999): on the CPU torch's
+    float ``bernoulli_`` costs about three times as much, a noticeable share of a training step.
+    """
+    threshold = round(p * (1 << KEEP_BITS))
+    return [torch.empty(t.shape, dtype=torch.int16, device=t.device).random_(0, 1 << KEEP_BITS).lt_(threshold)
+            for t in params]
 
 
 def clip_grad_norm_(grads: list[torch.Tensor], max_norm: float) -> torch.Tensor:

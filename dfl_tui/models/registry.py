@@ -57,3 +57,12 @@ def make_options(name: str, data: dict[str, Any] | Any | None = None) -> Any:
 def build_model(name: str, opts: dict[str, Any] | Any | None = None, device: Any = "cpu") -> Any:
     """Build a :class:`~dfl_tui.models.base.FaceSwapModel` on ``device`` with fresh weights."""
     return model_class(name)(make_options(name, opts), device)
+
+
+def sampler_config(name: str, opts: dict[str, Any] | Any | None = None) -> dict[str, Any]:
+    """What the model ``name`` with ``opts`` needs from the sample pipeline (its ``sampler_config``),
+    without building weights: the model is made on torch's meta device."""
+    import torch
+
+    with torch.device("meta"):
+        return build_model(name, opts, "meta").sampler_config()

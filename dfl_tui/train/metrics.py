@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,33 @@ import numpy as np
 from ..util.atomic import append_jsonl
 
 
+@dataclass
+class IterationTimes:
+    """Where iterations' wall time went, in seconds: waiting for faces from the loaders, augmenting
+    them, the model step. The rest of an iteration (metrics, previews, saves, requests) is its wall
+    time minus these. On a GPU the step and the augmentation only queue work: their kernels run
+    while the host goes on, so there the host-side figures show what the GPU never waits for."""
+
+    wait: float = 0.0
+    augment: float = 0.0
+    step: float = 0.0
+
+    def add(self, other: "IterationTimes") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def total(self) -> float:
+        return self.wait + self.augment + self.step
+
+
 class MetricsWriter:
-    """Appends ``metrics.jsonl``: a line about every ``every`` seconds with the mean losses since the last."""
+    """Appends ``metrics.jsonl``: a line about every ``every`` seconds with the mean losses since the last.
+
+    A line: ``it``, ``t``, ``n`` (iterations in it), ``ms`` (data + augmentation + step per iteration,
+    DeepFaceLab's iteration time), ``sps`` (samples/s), ``loss`` (means), and ``split``: milliseconds
+    per iteration spent waiting for faces, augmenting, in the step, and elsewhere (``other``: the
+    line's wall time per iteration minus the three).
+    """
 
     def __init__(self, path: Path | None, batch_size: int, every: float = 1.0) -> None:
         self.path = path
@@ -25,10 +51,14 @@ class MetricsWriter:
         self.n = 0
         self.sums: dict[str, float] = {}
         self.time = 0.0
+        self.times = IterationTimes()
+        self._line_t0 = time.monotonic()
 
-    def add(self, iteration: int, losses: dict[str, float], seconds: float) -> None:
+    def add(self, iteration: int, losses: dict[str, float], seconds: float, times: IterationTimes | None = None) -> None:
         self.n += 1
         self.time += seconds
+        if times is not None:
+            self.times.add(times)
         for k, v in losses.items():
             self.sums[k] = self.sums.get(k, 0.0) + float(v)
         self.iteration = iteration
@@ -43,6 +73,11 @@ class MetricsWriter:
         line = {"it": self.iteration, "t": round(time.time(), 3), "n": self.n, "ms": round(ms, 2),
                 "sps": round(self.batch * self.n / self.time, 2) if self.time > 0 else 0.0,
                 "loss": {k: round(v / self.n, 6) for k, v in self.sums.items()}}
+        if self.times.total() > 0:
+            per = {f.name: 1000.0 * getattr(self.times, f.name) / self.n for f in fields(self.times)}
+            wall = 1000.0 * (time.monotonic() - self._line_t0) / self.n
+            per["other"] = max(0.0, wall - sum(per.values()))
+            line["split"] = {k: round(v, 2) for k, v in per.items()}
         append_jsonl(self.path, line)
         self._last_write = time.monotonic()
         self._reset()
@@ -87,4 +122,4 @@ class LossHistory:
 
 
 
-__all__ = ["LossHistory", "MetricsWriter"]
+__all__ = ["IterationTimes", "LossHistory", "MetricsWriter"]

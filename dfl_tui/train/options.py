@@ -57,6 +57,8 @@ class TrainerFields:
     cache_mb: int = opt(1024, "RAM for decoded faces (per side); 0 = decode every time", min=0, max=1 << 20,
                         advanced=True)
     loader_threads: int = opt(0, "face decoding threads per side; 0 = auto", min=0, max=64, advanced=True)
+    loader_processes: int = opt(-1, "face decoding processes shared by both sides; -1 = auto (on a GPU all cores "
+                                "but one, on the CPU none); 0 = threads only", min=-1, max=256, advanced=True)
 
 
 # Saved with the model (None in TrainOptions = keep the saved value); value for a new model.

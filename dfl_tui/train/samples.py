@@ -15,20 +15,24 @@ What happens here, on the CPU, once per face (then cached):
 
 The random part (one affine shared by warped and target image, the warp grid, flips, HSV,
 colour transfer) runs batched on the training device in :mod:`dfl_tui.train.augment`, so a
-GPU is not starved by Python image code. :class:`BatchSource` keeps a few batches of
-``uint8`` tensors ready in background threads and a bounded in-RAM cache of prepared faces
-(:class:`FaceCache`), so after the first epoch nothing is decoded again.
+GPU is not starved by Python image code. :class:`FaceSource` keeps a few batches of
+``uint8`` arrays ready in background threads and a bounded in-RAM cache of prepared faces
+(:class:`FaceCache`), so after the first epoch nothing is decoded again. Faces that are not
+cached (a faceset bigger than the cache) are decoded in threads, or with ``processes`` in worker
+processes (decoding holds Python's lock part of the time: threads stop scaling at 2-3 cores, a
+pool of processes scales with the cores a GPU box has).
 """
 
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import queue
 import random
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -225,6 +229,17 @@ def load_prepared(sample: FaceSample, res: int, face_type: FaceType) -> Prepared
     return prepare_face(image, meta, res, face_type)
 
 
+def _worker_init() -> None:
+    """A loader process: one OpenCV thread (the pool provides the parallelism)."""
+    cv2.setNumThreads(1)
+
+
+def loader_pool(processes: int) -> ProcessPoolExecutor:
+    """Worker processes that run :func:`load_prepared` (spawned: safe beside torch and threads)."""
+    return ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init)
+
+
 class FaceCache:
     """A bounded LRU of prepared faces, by bytes (``max_bytes`` 0 disables it). Thread-safe."""
 
@@ -334,14 +349,16 @@ class RawBatch:
 class FaceSource:
     """Serves batches of prepared faces of one faceset, forever.
 
-    ``threads`` background workers decode into a queue of ``prefetch`` batches. Faces that fail
-    to decode (a file deleted or damaged while training) are reported once and replaced.
+    ``threads`` background workers decode into a queue of ``prefetch`` batches; with ``processes``
+    (or a shared ``pool`` from :func:`loader_pool`) the decoding runs in worker processes and the
+    threads only wait for them. Faces that fail to decode (a file deleted or damaged while
+    training) are reported once and replaced.
     """
 
     def __init__(self, samples: list[FaceSample], res: int, face_type: FaceType, batch_size: int, *,
                  uniform_yaw: bool = False, seed: int | None = None, cache_bytes: int = 512 << 20,
                  threads: int = 2, prefetch: int = 3, warn: Callable[[str], None] | None = None,
-                 label: str = "") -> None:
+                 label: str = "", processes: int = 0, pool: ProcessPoolExecutor | None = None) -> None:
         if not samples:
             raise InputError(f"{label or 'faceset'}: no faces to train on")
         self.samples = samples
@@ -355,7 +372,10 @@ class FaceSource:
         self.cache = FaceCache(cache_bytes)
         self._bad: set[int] = set()
         self._index_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix=f"faces-{label}")
+        self._procs = pool if pool is not None else (loader_pool(processes) if processes > 0 else None)
+        self._own_procs = pool is None and self._procs is not None
+        workers = max(1, threads, processes)  # a thread waits on each busy process
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"faces-{label}")
         self._queue: queue.Queue[RawBatch | BaseException] = queue.Queue(maxsize=max(1, prefetch))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -373,7 +393,10 @@ class FaceSource:
             self.warn(f"{self.label}: {s.name} is a {s.face_type.to_string()} face but the model trains "
                       f"{self.face_type.to_string()}: the crop is widened with repeated edge pixels. "
                       "Extract faces with the model's face type for best results.")
-        face = load_prepared(s, self.res, self.face_type)
+        if self._procs is not None:
+            face = self._procs.submit(load_prepared, s, self.res, self.face_type).result()
+        else:
+            face = load_prepared(s, self.res, self.face_type)
         self.cache.put(i, face)
         return face
 
@@ -446,6 +469,8 @@ class FaceSource:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._own_procs:
+            self._procs.shutdown(wait=False, cancel_futures=True)
 
     # -- state for checkpoints ----------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
@@ -481,8 +506,16 @@ def default_threads() -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
+def default_processes(device_type: str, ranks: int = 1) -> int:
+    """Loader processes for a training device: on a GPU the cores but one decode (shared by both
+    sides, split between the torchrun ranks); on the CPU none (the cores train, and threads decode
+    the first epoch into the cache)."""
+    return max(1, ((os.cpu_count() or 2) - 1) // max(1, ranks)) if device_type == "cuda" else 0
+
+
 __all__ = [
     "FaceCache", "FaceSample", "FaceSource", "IndexHost", "PreparedFace", "RawBatch", "YawIndexHost",
-    "aligned_dirs", "eyes_mouth_mask", "full_face_mask", "load_faceset", "load_prepared", "prepare_face",
+    "aligned_dirs", "default_processes", "default_threads", "eyes_mouth_mask", "full_face_mask", "load_faceset",
+    "load_prepared", "loader_pool", "prepare_face",
     "read_pak_entries", "sample_from_bytes",
 ]

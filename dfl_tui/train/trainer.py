@@ -8,7 +8,7 @@
   generators); a model whose pretrain option was switched off restarts at iteration 0 with
   fresh inter layers, as DeepFaceLab does;
 * the loop: batches from :class:`~dfl_tui.train.samples.FaceSource` (decoded in threads, cached),
-  augmented on the training device (:mod:`dfl_tui.train.augment`), one ``model.train_step``;
+  augmented on the training device (:mod:`dfl_tui.train.augment`), one ``model.train_step_async`` (its losses are read one step later on a GPU);
 * saves (:mod:`dfl_tui.train.checkpoint`, SIGKILL-safe) at iteration 1 of a new model, every
   ``autosave_minutes``, on request (control file ``save``), at the target iteration and when the
   job is stopped (SIGTERM or the ``cancel`` control file); autobackups every N hours into
@@ -30,6 +30,7 @@ import os
 import random
 import sys
 import time
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -44,14 +45,15 @@ from .backups import rotate_backup
 from .batches import BatchMaker
 from ..device import device_lines, is_oom, oom_message, pick_device
 from .distributed import Dist
-from .metrics import LossHistory, MetricsWriter
+from .metrics import IterationTimes, LossHistory, MetricsWriter
 from .modeldir import ModelDir
 from .options import describe_changes, resolve
 from .preview import layout_previews, write_history, write_previews
-from .samples import FaceSource, aligned_dirs, default_threads, load_faceset
+from .samples import FaceSource, aligned_dirs, default_processes, default_threads, load_faceset, loader_pool
 from .summary import summary_text
 
 PREVIEW_MIN_SECONDS = 5.0  # the latest preview is rewritten at most this often (history is not limited)
+PREVIEW_SHARE = 0.02  # ... and rarer when making it would take more than this share of the training time
 CONTROL_EVERY = 0.5  # seconds between control-file checks
 
 
@@ -93,7 +95,7 @@ class Trainer:
         self.nan_at: int | None = None
         self.saved_iteration: int | None = None
         self.last_save_t = time.monotonic()
-        self.last_preview_t = 0.0
+        self.next_preview_t = 0.0
         self.last_batch: dict[str, torch.Tensor] | None = None
         self.save_losses: dict[str, float] = {}
         self.save_count = 0
@@ -190,22 +192,25 @@ class Trainer:
             raise InputError("pretrain is on: give the pretraining faces with --pretraining-data-dir DIR")
         ft = FaceType.from_string(self.cfg["face_type"])
         threads = self.opts.loader_threads or default_threads()
+        procs = self.opts.loader_processes
+        procs = default_processes(self.device.type, self.dist.world) if procs is None or procs < 0 else procs
+        self.loader_pool = loader_pool(procs) if procs > 0 else None
         cache = int(self.opts.cache_mb) << 20
         self.log(f"indexing faces in {src_dir} and {dst_dir}")
         src = load_faceset(src_dir, warn=self.ctx.warn)
         dst = src if dst_dir == src_dir else load_faceset(dst_dir, warn=self.ctx.warn)
         uy = bool(self.cfg.get("uniform_yaw"))
         self.src = FaceSource(src, self.res, ft, self.batch_size, uniform_yaw=uy, seed=seed + 1, cache_bytes=cache,
-                              threads=threads, warn=self.ctx.warn, label="src")
+                              threads=threads, warn=self.ctx.warn, label="src", processes=procs, pool=self.loader_pool)
         self.dst = FaceSource(dst, self.res, ft, self.batch_size, uniform_yaw=uy, seed=seed + 2, cache_bytes=cache,
-                              threads=threads, warn=self.ctx.warn, label="dst")
+                              threads=threads, warn=self.ctx.warn, label="dst", processes=procs, pool=self.loader_pool)
         for side, source in (("src", self.src), ("dst", self.dst)):
             st = (self.trainer_state.get("samplers") or {}).get(side)
             if st and self.opts.seed is None and self.dist.main:
                 source.set_state(st)
         self.log(f"{len(src)} src faces, {len(dst)} dst faces; {self.kind} {self.res}px "
                  f"{FaceType.from_string(self.cfg['face_type']).to_string()}, batch {self.batch_size}, "
-                 f"device {self.device}")
+                 f"device {self.device}" + (f", {procs} loader processes" if procs else ""))
         self.preview_indexes = self._preview_indexes()
 
     def _preview_indexes(self) -> dict[str, list[int]]:
@@ -248,6 +253,8 @@ class Trainer:
 
     # -- saving ----------------------------------------------------------------------------
     def save(self, reason: str) -> None:
+        if getattr(self, "_pending", None):
+            self._settle()  # may stop training (NaN) before anything is written
         if self.nan_at is not None or not self.dist.main:
             self.saved_iteration = self.model.iteration if self.nan_at is None else self.saved_iteration
             self.last_save_t = time.monotonic()
@@ -307,10 +314,13 @@ class Trainer:
         if self.last_batch is None or self.nan_at is not None or not self.dist.main:
             return
         now = time.monotonic()
-        if not force and now - self.last_preview_t < PREVIEW_MIN_SECONDS:
+        if not force and now < self.next_preview_t:
             return
-        self.last_preview_t = now
         paths = write_previews(self.mdir, self._panels(self.last_batch), self.model.iteration, cell=self.res)
+        # A preview costs forward passes (on a CPU about half a training step) and PNG writes: keep it
+        # under PREVIEW_SHARE of the time, so it never slows training noticeably.
+        done = time.monotonic()
+        self.next_preview_t = done + max(PREVIEW_MIN_SECONDS, (done - now) / PREVIEW_SHARE)
         if not getattr(self, "_preview_announced", False) and paths:
             self._preview_announced = True
             self.ctx.artifact("preview", str(paths[0]))
@@ -325,31 +335,177 @@ class Trainer:
                       self.history.array())
 
     # -- the loop --------------------------------------------------------------------------
-    def _check_losses(self, losses: dict[str, float], elsewhere: bool = False) -> None:
+    def _check_losses(self, iteration: int, losses: dict[str, float], elsewhere: bool = False) -> None:
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
         if not bad and elsewhere:  # another rank saw it (torchrun)
             bad = list(losses)[:1]
             losses = {**losses, bad[0]: float("nan")}
         if not bad:
             return
-        it = self.model.iteration
-        self.nan_at = it
-        self.metrics.event("nan", it, losses={k: str(v) for k, v in losses.items()})
+        self.nan_at = iteration
+        self.metrics.event("nan", iteration, losses={k: str(v) for k, v in losses.items()})
         kept = (f"the last good checkpoint (iteration {self.saved_iteration}) is kept"
                 if self.saved_iteration is not None else "no checkpoint had been saved yet")
         raise TrainingStopped(
-            f"{', '.join(bad)} became {losses[bad[0]]} at iteration {it}: training stopped without saving; {kept}. "
-            "Restart to continue from it; if it happens again lower the learning load "
+            f"{', '.join(bad)} became {losses[bad[0]]} at iteration {iteration}: training stopped without saving; "
+            f"{kept}. Restart to continue from it; if it happens again lower the learning load "
             "(turn on clipgrad, lower gan_power or face/bg style power, or the batch size).")
 
-    def step(self) -> dict[str, float]:
-        if self.model.needs_batch:
-            raw_s = self.src.next()
-            raw_d = self.dst.next()
-            batch = self.maker.make(raw_s, raw_d)
-            self.last_batch = batch
-            return self.model.train_step(batch)
-        return self.model.train_step(None)
+    def _next_batch(self, times: IterationTimes) -> dict[str, torch.Tensor] | None:
+        """The next augmented batch, or None when the model relearns its last one (Quick96)."""
+        if not self.model.needs_batch:
+            return None
+        t0 = time.perf_counter()
+        raw_s, raw_d = self.src.next(), self.dst.next()
+        t1 = time.perf_counter()
+        batch = self.maker.make(raw_s, raw_d)
+        times.wait, times.augment = t1 - t0, time.perf_counter() - t1
+        self.last_batch = batch
+        return batch
+
+    def _out_of_memory(self, msg: str) -> None:
+        self.last_batch = None
+        self._pending.clear()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if self.model.iteration != self.saved_iteration:
+            try:
+                self.save("out of memory")
+            except Exception:  # noqa: BLE001 - the message below matters more
+                pass
+        raise TrainingStopped(msg) from None
+
+    def _record(self) -> dict[str, float]:
+        """Read the oldest pending step's losses (a host sync on a GPU) and record them: metrics,
+        history, progress, console. A NaN/inf stops training (:meth:`_check_losses`)."""
+        it, tensors, seconds, times = self._pending.popleft()
+        losses = self.model.losses_to_floats(tensors)
+        self.last_losses = (it, losses)
+        if not all(math.isfinite(v) for v in losses.values()):
+            self._check_losses(it, losses)
+        self.metrics.add(it, losses, seconds, times)
+        self.history.add(losses)
+        for k, v in losses.items():
+            self.save_losses[k] = self.save_losses.get(k, 0.0) + v
+        self.save_count += 1
+        self.ctx.progress(it - self.start_it, (self.target - self.start_it) if self.target else None, iteration=it,
+                          **{k: round(v, 4) for k, v in losses.items()})
+        now = time.monotonic()
+        if now - self._last_console >= 10.0:
+            self._last_console = now
+            ls = "".join(f"[{v:.4f}]" for v in losses.values())
+            print(f"[{time.strftime('%H:%M:%S')}][#{it:06d}][{seconds * 1000:04.0f}ms]{ls}", flush=True)
+        return losses
+
+    def _settle(self) -> None:
+        """Record every pending step (before a save: never write weights whose last loss is unread)."""
+        while self._pending:
+            self._record()
+
+    def loss_lag(self) -> int:
+        """How many steps late losses are read: 1 on a single GPU, else 0 (tests force 1 on the CPU)."""
+        return 1 if self.device.type == "cuda" and not self.dist.on else 0
+
+    def begin(self) -> bool:
+        """Set up and prepare the loop; False when the target is already reached."""
+        self.setup()
+        self.target = int(self.topts.get("target_iter") or 0)
+        self.autosave_s = float(self.topts.get("autosave_minutes") or 25.0) * 60.0
+        self.backup_s = float(self.topts.get("autobackup_hours") or 0) * 3600.0
+        self.history_on = bool(self.topts.get("write_preview_history"))
+        self.start_it = self.model.iteration
+        # Progress counts this session's iterations (so the job's it/s and ETA are right after a
+        # resume); the model's own iteration goes along as a count.
+        self.ctx.stage("training", total=(self.target - self.start_it) if self.target > self.start_it else None,
+                       unit="it")
+        if self.target and self.start_it >= self.target:
+            self.log(f"the model is already at iteration {self.start_it}, the target is {self.target}: nothing to do "
+                     "(raise --target-iter to go on)")
+            return False
+        self.new_model = self.saved_iteration is None
+        self.reason = "stopped"
+        # A step's losses are read after the next step is queued on a GPU (the GPU never waits for
+        # the host); at once on the CPU, and with torchrun (the ranks agree on them every step).
+        self._lag = self.loss_lag()
+        self._pending: deque[tuple[int, dict[str, torch.Tensor], float, IterationTimes]] = deque()
+        self._last_control = self._last_console = 0.0
+        self.totals = IterationTimes()
+        self.src.start()
+        self.dst.start()
+        self.metrics.flush()
+        return True
+
+    def iterate(self) -> bool:
+        """One training step and what is due after it (saves, previews, backups, requests).
+        False when training ends (``self.reason`` says why: target, stopped...)."""
+        ctx, d = self.ctx, self.dist
+        if ctx.cancelled and not d.on:
+            self.reason = ctx.stop_reason or "stopped"
+            return False
+        times = IterationTimes()
+        t0 = t1 = time.perf_counter()
+        oom = None
+        try:
+            batch = self._next_batch(times)
+            t1 = time.perf_counter()
+            losses = self.model.train_step_async(batch)
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            oom = oom_message(exc, self.device, self.batch_size, self.res)
+        if oom is not None:  # outside the except block: the failed step's tensors are freed
+            self._out_of_memory(oom)
+        t2 = time.perf_counter()
+        times.step = t2 - t1
+        self.totals.add(times)
+        self._pending.append((self.model.iteration, losses, t2 - t0, times))
+        recorded_bad = False
+        while len(self._pending) > self._lag:
+            recorded_bad |= not all(math.isfinite(v) for v in self._record().values())
+        it = self.model.iteration
+        now = time.monotonic()
+        # What to do after this step: asked by the user (control files, SIGTERM), due by the clock,
+        # or forced by a bad loss. With torchrun every rank does the same.
+        want = [int(ctx.cancelled), int(recorded_bad), 0, 0, 0, 0, 0]
+        if d.main:
+            if now - self._last_control >= CONTROL_EVERY:
+                self._last_control = now
+                want[2] = int(ctx.take_request("save"))
+                want[3] = int(ctx.take_request("backup"))
+                want[4] = int(ctx.take_request("preview"))
+            want[5] = int(now - self.last_save_t >= self.autosave_s)
+            want[6] = int(bool(self.backup_s) and time.time() - self.last_backup_wall >= self.backup_s)
+        stop, nan, req_save, req_backup, req_preview, due_save, due_backup = d.agree(want)
+        if nan:  # another rank's loss went bad
+            self._check_losses(*getattr(self, "last_losses", (it, {"loss": float("nan")})), elsewhere=True)
+        if self.new_model and it == self.start_it + 1:
+            self.save("first iteration")
+            self.write_preview(force=True)
+        if self.target and it >= self.target:
+            self.write_preview(force=True)
+            if self.history_on:
+                self.write_history()
+            self.save("target iteration")
+            self.reason = "target"
+            return False
+        if it % self.preview_period == 0:
+            self.write_preview()
+            if self.history_on:
+                self.write_history()
+        if stop:
+            self.reason = ctx.stop_reason or "stopped on another rank"
+            return False
+        if due_save:
+            self.save(f"every {self.autosave_s / 60:g} minutes")
+        if due_backup:
+            self.backup(f"every {self.backup_s / 3600:g} hours")
+        if req_save:
+            self.save("requested")
+        if req_backup:
+            self.backup("requested")
+        if req_preview:
+            self.write_preview(force=True)
+        return True
 
     def run(self) -> dict[str, Any]:
         try:
@@ -361,106 +517,13 @@ class Trainer:
                 self._model_lock = None
 
     def _run(self) -> dict[str, Any]:
-        self.setup()
-        ctx = self.ctx
-        target = int(self.topts.get("target_iter") or 0)
-        autosave_s = float(self.topts.get("autosave_minutes") or 25.0) * 60.0
-        backup_s = float(self.topts.get("autobackup_hours") or 0) * 3600.0
-        history_on = bool(self.topts.get("write_preview_history"))
-        start_it = self.model.iteration
-        # Progress counts this session's iterations (so the job's it/s and ETA are right after a
-        # resume); the model's own iteration goes along as a count.
-        ctx.stage("training", total=(target - start_it) if target > start_it else None, unit="it")
-        if target and start_it >= target:
-            self.log(f"the model is already at iteration {start_it}, the target is {target}: nothing to do "
-                     "(raise --target-iter to go on)")
-            return {"model": self.mdir.name, "iteration": start_it, "target_reached": True}
-        new_model = self.saved_iteration is None
+        if not self.begin():
+            return {"model": self.mdir.name, "iteration": self.start_it, "target_reached": True}
         t_start = time.monotonic()
-        last_control = 0.0
-        last_console = 0.0
-        reason = "stopped"
-        self.src.start()
-        self.dst.start()
-        d = self.dist
         try:
-            while True:
-                if ctx.cancelled and not d.on:
-                    reason = ctx.stop_reason or "stopped"
-                    break
-                t0 = time.perf_counter()
-                try:
-                    losses = self.step()
-                except Exception as exc:
-                    if is_oom(exc):
-                        msg = oom_message(exc, self.device, self.batch_size, self.res)
-                        del exc
-                        self.last_batch = None
-                        if self.device.type == "cuda":
-                            torch.cuda.empty_cache()
-                        if self.model.iteration != self.saved_iteration:
-                            try:
-                                self.save("out of memory")
-                            except Exception:  # noqa: BLE001 - the message below matters more
-                                pass
-                        raise TrainingStopped(msg) from None
-                    raise
-                dt = time.perf_counter() - t0
-                it = self.model.iteration
-                now = time.monotonic()
-                # What to do after this step: asked by the user (control files, SIGTERM), due by
-                # the clock, or forced by a bad loss. With torchrun every rank does the same.
-                want = [int(ctx.cancelled), int(not all(math.isfinite(v) for v in losses.values())), 0, 0, 0,
-                        0, 0]
-                if d.main:
-                    if now - last_control >= CONTROL_EVERY:
-                        last_control = now
-                        want[2] = int(ctx.take_request("save"))
-                        want[3] = int(ctx.take_request("backup"))
-                        want[4] = int(ctx.take_request("preview"))
-                    want[5] = int(now - self.last_save_t >= autosave_s)
-                    want[6] = int(bool(backup_s) and time.time() - self.last_backup_wall >= backup_s)
-                stop, nan, req_save, req_backup, req_preview, due_save, due_backup = d.agree(want)
-                if nan:
-                    self._check_losses(losses, elsewhere=True)
-                self.metrics.add(it, losses, dt)
-                self.history.add(losses)
-                for k, v in losses.items():
-                    self.save_losses[k] = self.save_losses.get(k, 0.0) + v
-                self.save_count += 1
-                ctx.progress(it - start_it, (target - start_it) if target else None, iteration=it,
-                             **{k: round(v, 4) for k, v in losses.items()})
-                if now - last_console >= 10.0:
-                    last_console = now
-                    ls = "".join(f"[{v:.4f}]" for v in losses.values())
-                    print(f"[{time.strftime('%H:%M:%S')}][#{it:06d}][{dt * 1000:04.0f}ms]{ls}", flush=True)
-                if new_model and it == start_it + 1:
-                    self.save("first iteration")
-                    self.write_preview(force=True)
-                if target and it >= target:
-                    self.write_preview(force=True)
-                    if history_on:
-                        self.write_history()
-                    self.save("target iteration")
-                    reason = "target"
-                    break
-                if it % self.preview_period == 0:
-                    self.write_preview()
-                    if history_on:
-                        self.write_history()
-                if stop:
-                    reason = ctx.stop_reason or "stopped on another rank"
-                    break
-                if due_save:
-                    self.save(f"every {autosave_s / 60:g} minutes")
-                if due_backup:
-                    self.backup(f"every {backup_s / 3600:g} hours")
-                if req_save:
-                    self.save("requested")
-                if req_backup:
-                    self.backup("requested")
-                if req_preview:
-                    self.write_preview(force=True)
+            while self.iterate():
+                pass
+            self._settle()
         except TrainingStopped:
             self.metrics.flush()
             raise
@@ -473,9 +536,14 @@ class Trainer:
                     print(f"could not save after the error: {exc}", file=sys.stderr, flush=True)
             raise
         finally:
-            self.src.close()
-            self.dst.close()
-        return self._finish(reason, start_it, t_start)
+            self.close_loaders()
+        return self._finish(self.reason, self.start_it, t_start)
+
+    def close_loaders(self) -> None:
+        self.src.close()
+        self.dst.close()
+        if self.loader_pool is not None:
+            self.loader_pool.shutdown(wait=False, cancel_futures=True)
 
     def _finish(self, reason: str, start_it: int, t_start: float) -> dict[str, Any]:
         d = self.dist
