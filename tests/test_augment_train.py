@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from dfl_tui.train import augment as A
@@ -120,3 +121,41 @@ def test_colour_transfer_modes_move_colours_toward_the_reference():
     cfg = A.AugmentConfig(RES, random_warp=False, ct_mode="rct")
     out = A.augment_side(src, masks, masks, cfg, g, ct_ref=ref)
     assert torch.allclose(out["warped"], out["target"])
+
+
+def test_batch_prefetcher_augments_ahead_and_hands_over_errors():
+    import numpy as np
+
+    from dfl_tui.train.batches import BatchMaker, BatchPrefetcher
+    from dfl_tui.train.samples import RawBatch
+
+    rng = np.random.default_rng(0)
+    raw = RawBatch(rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8),
+                   rng.integers(0, 256, (2, 32, 32), dtype=np.uint8),
+                   rng.integers(0, 256, (2, 32, 32), dtype=np.uint8), [0, 1])
+    cfg = {"resolution": 32, "batch_size": 2}
+    calls = []
+
+    def draw():
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk gone")
+        return raw, raw
+
+    pre = BatchPrefetcher(BatchMaker(cfg, torch.device("cpu"), torch.Generator().manual_seed(0)), draw)
+    try:
+        for _ in range(2):
+            batch, seconds = pre.next()
+            assert batch["warped_src"].shape == (2, 3, 32, 32) and seconds > 0
+        with pytest.raises(OSError, match="disk gone"):
+            pre.next()
+    finally:
+        pre.close()
+    # the same generator seed gives the same batches as augmenting in the calling thread
+    pre = BatchPrefetcher(BatchMaker(cfg, torch.device("cpu"), torch.Generator().manual_seed(7)), lambda: (raw, raw))
+    try:
+        ahead = pre.next()[0]
+    finally:
+        pre.close()
+    here = BatchMaker(cfg, torch.device("cpu"), torch.Generator().manual_seed(7)).make(raw, raw)
+    assert all(torch.equal(ahead[k], here[k]) for k in here)

@@ -136,3 +136,22 @@ def test_fan_crop_and_heatmap_decoding():
     want_x = (cells[:, 0] + 0.25 + 0.5) * 4 - 0.5
     want_y = (cells[:, 1] + 0.5) * 4 - 0.5
     assert np.allclose(pts[:, 0], want_x) and np.allclose(pts[:, 1], want_y)
+
+
+def test_batched_s3fd_as_on_a_gpu_finds_what_single_images_find(hub, no_network):
+    """CUDA runs S3FD on 16 frames at once (the CPU default is 4): forced here, every frame of a
+    mixed-size batch gets the boxes it gets alone."""
+    b = create_backend("s3fd", device="cpu", weights_dir=hub)
+    try:
+        b.batch_size = 16  # what the backend picks on CUDA
+        base = np.ascontiguousarray(astronaut_bgr()[::2, ::2])
+        frames = [np.ascontiguousarray(np.roll(base, 9 * i, axis=1)) for i in range(5)]
+        frames.insert(2, np.ascontiguousarray(base[:200, :180]))  # another size: its own group
+        together = b._s3fd(frames)
+        assert sum(len(g) for g in together) > 0, "random weights should give some boxes over 0.5"
+        for frame, got in zip(frames, together):
+            alone = b._s3fd_batch([frame])[0]
+            assert got.shape == alone.shape
+            np.testing.assert_allclose(got, alone, rtol=1e-4, atol=1e-3)
+    finally:
+        b.close()

@@ -272,3 +272,22 @@ def test_bench_cli_prints_json_and_table(capsys):
     assert bench.card_peak("NVIDIA H100 PCIe", False)[0] == 378.0
     assert bench.card_peak("NVIDIA GeForce RTX 3090", True)[0] == 71.0
     assert bench.card_peak("NVIDIA H200", True)[0] == 989.4 and bench.card_peak("Mystery", True)[0] is None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not any(__import__("shutil").which(c) for c in ("cc", "gcc", "g++")),
+                    reason="torch.compile on the CPU needs a C++ compiler")
+def test_compiled_step_computes_what_the_eager_step_computes():
+    """--compile (torch.compile of the generator pass, the GPU fast path) on the CPU: same losses
+    and weights as eager within float tolerance, step after step."""
+    batch = face_batch(32, n=2)
+    models = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        models.append(build_model("SAEHD", tiny_saehd(archi="df-ud", lr_dropout="n", compile=compiled), "cpu"))
+    eager, comp = models
+    for _ in range(2):
+        le, lc = eager.train_step(batch), comp.train_step(batch)
+        assert le.keys() == lc.keys() and all(abs(le[k] - lc[k]) <= 1e-4 * abs(le[k]) + 1e-5 for k in le), (le, lc)
+    for (n, a), (_, b) in zip(eager.named_parameters(), comp.named_parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5, msg=n)

@@ -102,6 +102,27 @@ def test_loss_falls_target_stops_options_persist_and_files(tmp_path, monkeypatch
     assert st3["state"] == "done" and st3["result"]["iteration"] == 33
 
 
+def test_the_gpu_paths_of_the_trainer_run_on_the_cpu(tmp_path, monkeypatch):
+    """What a GPU run takes that a CPU run does not, forced on the CPU: losses read one step late,
+    bf16 autocast, channels_last, faces decoded in a loader process."""
+    from dfl_tui.train import trainer
+
+    monkeypatch.setattr(trainer.Trainer, "loss_lag", lambda self: 1)
+    init = trainer.MetricsWriter.__init__
+    monkeypatch.setattr(trainer.MetricsWriter, "__init__", lambda self, path, batch, every=1.0: init(self, path, batch, 0.0))
+    ws = make_workspace(tmp_path / "ws", n=4, size=64)
+    st = jobs.run_inline(ws, "train", opts(target_iter=6, seed=2, precision="bf16", channels_last=True,
+                                           loader_processes=1, cache_mb=0))
+    assert st["state"] == "done", st.get("error")
+    mdir = ModelDir.of(ws, "tiny")
+    lines = [m for m in metrics(mdir) if "loss" in m]
+    assert [m["it"] for m in lines] == [1, 2, 3, 4, 5, 6]  # every step recorded, in order, before the last save
+    assert all(np.isfinite(v) for m in lines for v in m["loss"].values())
+    assert set(lines[-1]["split"]) == {"wait", "step", "augment", "other"}
+    assert ckpt.find_checkpoint(mdir)[1]["iteration"] == 6
+    assert "1 loader process" in events_text(st, ws) and "bf16" in mdir.summary_path.read_text()
+
+
 def _random_batch(res: int, n: int, seed: int) -> dict:
     from dfl_tui.models.bench import random_batch
 

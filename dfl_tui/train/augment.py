@@ -144,7 +144,15 @@ def _to_norm(coords: torch.Tensor, res: int) -> torch.Tensor:
 
 
 def sampling_grid(p: WarpParams, res: int, device: torch.device, *, warped: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(grid N,H,W,2 normalised, inside N,1,H,W float) for the target (``warped=False``) or warped output."""
+    """(grid N,H,W,2 normalised, inside N,1,H,W float) for the target (``warped=False``) or warped output.
+    Both at once: :func:`sampling_grids`."""
+    grid, inside, warped_grid = sampling_grids(p, res, device, warped=warped)
+    return (warped_grid if warped else grid), inside
+
+
+def sampling_grids(p: WarpParams, res: int, device: torch.device, *, warped: bool = True) \
+        -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(target grid, inside mask, warped grid or None without a warp map / ``warped=False``)."""
     n = p.inv_affine.shape[0]
     ys, xs = torch.meshgrid(torch.arange(res, device=device, dtype=torch.float32),
                             torch.arange(res, device=device, dtype=torch.float32), indexing="ij")
@@ -157,11 +165,11 @@ def sampling_grid(p: WarpParams, res: int, device: torch.device, *, warped: bool
     qy = m[:, 1, 0, None, None] * xs + m[:, 1, 1, None, None] * ys + m[:, 1, 2, None, None]
     inside = ((qx >= -0.5) & (qx <= res - 0.5) & (qy >= -0.5) & (qy <= res - 0.5)).float().unsqueeze(1)
     grid = torch.stack([_to_norm(qx, res), _to_norm(qy, res)], -1)
-    if warped and p.warp_map is not None:
-        wm = p.warp_map.to(device)
-        coords = F.grid_sample(wm, grid, mode="bilinear", padding_mode="border", align_corners=True)
-        grid = torch.stack([_to_norm(coords[:, 0], res), _to_norm(coords[:, 1], res)], -1)
-    return grid, inside
+    if not warped or p.warp_map is None:
+        return grid, inside, None
+    wm = p.warp_map.to(device)
+    coords = F.grid_sample(wm, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return grid, inside, torch.stack([_to_norm(coords[:, 0], res), _to_norm(coords[:, 1], res)], -1)
 
 
 def apply_image(img: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
@@ -440,16 +448,11 @@ def augment_side(images: torch.Tensor, masks: torch.Tensor, em_masks: torch.Tens
     if cfg.ct_mode not in (None, "", "none") and ct_ref is not None:
         images = color_transfer(cfg.ct_mode, images, ct_ref, generator)
     p = params if params is not None else gen_params(images.shape[0], cfg, generator)
-    grid_t, inside = sampling_grid(p, res, images.device, warped=False)
+    grid_t, inside, grid_w = sampling_grids(p, res, images.device)
     target = apply_image(images, grid_t)
-    mask = apply_mask(masks, grid_t, inside)
-    em = apply_mask(em_masks, grid_t, inside)
+    mask, em = apply_mask(torch.cat([masks, em_masks], 1), grid_t, inside).split(1, 1)  # one pass for both
     em = em / em.amax((1, 2, 3), keepdim=True).clamp_min(1e-6) * (em.amax((1, 2, 3), keepdim=True) > 0)
-    if p.warp_map is not None:
-        grid_w, _ = sampling_grid(p, res, images.device, warped=True)
-        warped = apply_image(images, grid_w)
-    else:
-        warped = target.clone()
+    warped = apply_image(images, grid_w) if grid_w is not None else target.clone()
     if cfg.hsv_power > 0:
         warped = random_hsv(warped, cfg.hsv_power, generator)
     return {"warped": warped, "target": target, "mask": mask, "em_mask": em}
@@ -457,6 +460,6 @@ def augment_side(images: torch.Tensor, masks: torch.Tensor, em_masks: torch.Tens
 
 __all__ = [
     "AugmentConfig", "CT_MODES", "WarpParams", "augment_side", "apply_image", "apply_mask", "bgr_to_hsv",
-    "bgr_to_lab", "color_transfer", "gen_params", "hsv_to_bgr", "lab_to_bgr", "random_hsv", "sampling_grid",
+    "bgr_to_lab", "color_transfer", "gen_params", "hsv_to_bgr", "lab_to_bgr", "random_hsv", "sampling_grid", "sampling_grids",
     "to_float", "warp_maps",
 ]

@@ -4,12 +4,13 @@ The model figures (the bare step on random batches: its median time, samples/s, 
 FLOPs, achieved FLOP/s and the share of a matmul probe measured in the same run) come from
 :func:`dfl_tui.models.bench.run_bench`. This wrapper adds what the trainer spends around the step:
 
-* ``augment``: milliseconds to augment one batch on the same device, timed separately;
+* ``augment``: milliseconds to augment one batch on the same device, timed alone;
 * ``--faces``: the real trainer (:class:`~dfl_tui.train.trainer.Trainer`, with its loaders, cache,
   augmentation, metrics, previews and control-file checks) on the workspace's aligned faces, in a
   temporary model folder. Blocks of trainer iterations alternate with blocks of bare steps of the
   same model on one of its batches, so the overhead (iteration over bare step) is a ratio taken in
-  the same minutes; the iteration is split into data wait, augmentation, step and the rest;
+  the same minutes; the iteration is split into the step, the wait for the next batch (what the
+  loaders and the augmentation thread did not finish during the previous step) and the rest;
 * ``--samples-only``: no model step at all, the sample pipeline alone (:mod:`.pipeline_bench`).
 
 Light at import: torch loads inside :func:`run`.
@@ -129,14 +130,14 @@ def bench_trainer(args: argparse.Namespace, model_opts: dict[str, Any], iters: i
                 rounds = max(1, -(-iters // block))
                 for _ in range(rounds):
                     for _ in range(block):
-                        before = (trainer.totals.wait, trainer.totals.augment, trainer.totals.step)
+                        tot = trainer.totals
+                        before = (tot.wait, tot.augment, tot.step)
                         t0 = time.perf_counter()
                         trainer.iterate()
                         wall = time.perf_counter() - t0
-                        w, a, s = (x - y for x, y in zip((trainer.totals.wait, trainer.totals.augment,
-                                                          trainer.totals.step), before))
+                        w, a, s = (x - y for x, y in zip((tot.wait, tot.augment, tot.step), before))
                         iteration.append(wall)
-                        for k, v in (("wait", w), ("augment", a), ("step", s), ("other", wall - w - a - s)):
+                        for k, v in (("wait", w), ("augment", a), ("step", s), ("other", wall - w - s)):
                             parts[k].append(v)
                     for _ in range(block):
                         t0 = time.perf_counter()
@@ -171,8 +172,9 @@ def format_faces(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("full trainer", f"{r['faces_iteration_ms']:.1f} ms per iteration (median of {r['faces_iters']}), bare step "
                          f"{r['faces_bare_step_ms']:.1f} ms in the same run: overhead "
                          f"{100 * r['faces_overhead']:+.1f} %"),
-        ("  split", f"step {sp['step']:.1f} + data wait {sp['wait']:.1f} + augment {sp['augment']:.1f} + other "
-                    f"{sp['other']:.1f} ms (means; other = metrics, previews, requests)"),
+        ("  split", f"step {sp['step']:.1f} + waiting for the batch {sp['wait']:.1f} + other {sp['other']:.1f} ms "
+                    f"(means; other = metrics, previews, requests)"),
+        ("  background", f"augmenting {sp['augment']:.1f} ms per iteration in the prefetch thread, during the step"),
         ("  throughput", f"{r['faces_it_per_s']:.3f} it/s, {r['faces_samples_per_s']:.2f} samples/s "
                          f"(batch {r['faces_batch']})"),
     ]

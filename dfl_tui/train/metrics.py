@@ -14,21 +14,23 @@ from ..util.atomic import append_jsonl
 
 @dataclass
 class IterationTimes:
-    """Where iterations' wall time went, in seconds: waiting for faces from the loaders, augmenting
-    them, the model step. The rest of an iteration (metrics, previews, saves, requests) is its wall
-    time minus these. On a GPU the step and the augmentation only queue work: their kernels run
-    while the host goes on, so there the host-side figures show what the GPU never waits for."""
+    """Where iterations' wall time went, in seconds: ``wait`` for the next augmented batch (loading
+    and augmentation that the background threads did not finish during the previous step) and the
+    model ``step``; the rest of an iteration (metrics, previews, saves, requests) is its wall time
+    minus these two. ``augment`` is the augmentation's own time, spent in the background thread.
+    On a GPU the step only queues kernels: there the figures are host time."""
 
     wait: float = 0.0
-    augment: float = 0.0
     step: float = 0.0
+    augment: float = 0.0
 
     def add(self, other: "IterationTimes") -> None:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def total(self) -> float:
-        return self.wait + self.augment + self.step
+        """The part of the wall time these account for (the augmentation overlaps the step)."""
+        return self.wait + self.step
 
 
 class MetricsWriter:
@@ -36,8 +38,8 @@ class MetricsWriter:
 
     A line: ``it``, ``t``, ``n`` (iterations in it), ``ms`` (data + augmentation + step per iteration,
     DeepFaceLab's iteration time), ``sps`` (samples/s), ``loss`` (means), and ``split``: milliseconds
-    per iteration spent waiting for faces, augmenting, in the step, and elsewhere (``other``: the
-    line's wall time per iteration minus the three).
+    per iteration spent waiting for the next batch, in the step, elsewhere (``other``: the line's wall
+    time per iteration minus those two), and augmenting in the background (``augment``).
     """
 
     def __init__(self, path: Path | None, batch_size: int, every: float = 1.0) -> None:
@@ -76,7 +78,7 @@ class MetricsWriter:
         if self.times.total() > 0:
             per = {f.name: 1000.0 * getattr(self.times, f.name) / self.n for f in fields(self.times)}
             wall = 1000.0 * (time.monotonic() - self._line_t0) / self.n
-            per["other"] = max(0.0, wall - sum(per.values()))
+            per["other"] = max(0.0, wall - 1000.0 * self.times.total() / self.n)
             line["split"] = {k: round(v, 2) for k, v in per.items()}
         append_jsonl(self.path, line)
         self._last_write = time.monotonic()

@@ -42,7 +42,7 @@ from ..faces.facetype import FaceType
 from ..util.atomic import atomic_write_text
 from . import checkpoint as ckpt
 from .backups import rotate_backup
-from .batches import BatchMaker
+from .batches import BatchMaker, BatchPrefetcher
 from ..device import device_lines, is_oom, oom_message, pick_device
 from .distributed import Dist
 from .metrics import IterationTimes, LossHistory, MetricsWriter
@@ -53,7 +53,7 @@ from .samples import FaceSource, aligned_dirs, default_processes, default_thread
 from .summary import summary_text
 
 PREVIEW_MIN_SECONDS = 5.0  # the latest preview is rewritten at most this often (history is not limited)
-PREVIEW_SHARE = 0.02  # ... and rarer when making it would take more than this share of the training time
+PREVIEW_SHARE = 0.01  # ... and rarer when making it would take more than this share of the training time
 CONTROL_EVERY = 0.5  # seconds between control-file checks
 
 
@@ -210,7 +210,7 @@ class Trainer:
                 source.set_state(st)
         self.log(f"{len(src)} src faces, {len(dst)} dst faces; {self.kind} {self.res}px "
                  f"{FaceType.from_string(self.cfg['face_type']).to_string()}, batch {self.batch_size}, "
-                 f"device {self.device}" + (f", {procs} loader processes" if procs else ""))
+                 f"device {self.device}" + (f", {procs} loader process{'es' if procs != 1 else ''}" if procs else ""))
         self.preview_indexes = self._preview_indexes()
 
     def _preview_indexes(self) -> dict[str, list[int]]:
@@ -352,14 +352,13 @@ class Trainer:
             "(turn on clipgrad, lower gan_power or face/bg style power, or the batch size).")
 
     def _next_batch(self, times: IterationTimes) -> dict[str, torch.Tensor] | None:
-        """The next augmented batch, or None when the model relearns its last one (Quick96)."""
+        """The next augmented batch (from the prefetch thread), or None when the model relearns its
+        last one (Quick96)."""
         if not self.model.needs_batch:
             return None
         t0 = time.perf_counter()
-        raw_s, raw_d = self.src.next(), self.dst.next()
-        t1 = time.perf_counter()
-        batch = self.maker.make(raw_s, raw_d)
-        times.wait, times.augment = t1 - t0, time.perf_counter() - t1
+        batch, times.augment = self.prefetch.next()
+        times.wait = time.perf_counter() - t0
         self.last_batch = batch
         return batch
 
@@ -432,6 +431,7 @@ class Trainer:
         self.totals = IterationTimes()
         self.src.start()
         self.dst.start()
+        self.prefetch = BatchPrefetcher(self.maker, lambda: (self.src.next(), self.dst.next()))
         self.metrics.flush()
         return True
 
@@ -540,6 +540,8 @@ class Trainer:
         return self._finish(self.reason, self.start_it, t_start)
 
     def close_loaders(self) -> None:
+        if getattr(self, "prefetch", None) is not None:
+            self.prefetch.close()
         self.src.close()
         self.dst.close()
         if self.loader_pool is not None:
