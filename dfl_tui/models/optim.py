@@ -132,9 +132,9 @@ class AdaBelief(Optimizer):
     def _direction(self, grads, state):
         m, s = state["m"], state["v"]
         torch._foreach_lerp_(m, grads, 1 - self.beta1)
-        diff = torch._foreach_sub(grads, m)
+        torch._foreach_sub_(grads, m)  # g - m in place: the gradients are not needed after this step
         torch._foreach_mul_(s, self.beta2)
-        torch._foreach_addcmul_(s, diff, diff, value=1 - self.beta2)
+        torch._foreach_addcmul_(s, grads, grads, value=1 - self.beta2)
         denom = torch._foreach_sqrt(s)
         torch._foreach_add_(denom, EPS)
         return m, denom
