@@ -8,13 +8,12 @@ caches are cold and the math library's threads asleep: 5-10x slower than the sam
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from typing import Any, Callable
 
 import torch
 
+from ..util.prefetch import Prefetcher
 from . import augment as aug
 
 
@@ -64,52 +63,26 @@ class BatchPrefetcher:
     """Draws raw batches from ``sources`` and augments them with ``maker`` in a background thread.
 
     ``next()`` returns ``(batch, seconds spent augmenting it)``; errors of the loaders or of the
-    augmentation are raised there. On the CPU the thread augments with one intra-op thread, so it
-    takes a core only briefly from the step running beside it.
+    augmentation are raised there. On the CPU the thread augments with one intra-op thread (a
+    setting of that thread only), so it takes a core only briefly from the step beside it.
     """
 
     def __init__(self, maker: BatchMaker, draw: Callable[[], tuple[Any, Any]], depth: int = 1) -> None:
         self.maker = maker
         self.draw = draw
-        self._queue: queue.Queue[tuple[dict[str, torch.Tensor], float] | BaseException] = queue.Queue(max(1, depth))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="augment", daemon=True)
-        self._thread.start()
+        one_thread = (lambda: torch.set_num_threads(1)) if maker.device.type == "cpu" else None
+        self._prefetch = Prefetcher(self._make, depth=depth, name="augment", setup=one_thread).start()
 
-    def _run(self) -> None:
-        if self.maker.device.type == "cpu":
-            torch.set_num_threads(1)  # this thread's own setting: the step keeps all of its threads
-        while not self._stop.is_set():
-            try:
-                raw_s, raw_d = self.draw()
-                t0 = time.perf_counter()
-                item: Any = (self.maker.make(raw_s, raw_d), time.perf_counter() - t0)
-            except BaseException as exc:  # noqa: BLE001 - handed to the training thread
-                item = exc
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if isinstance(item, BaseException):
-                return
+    def _make(self) -> tuple[dict[str, torch.Tensor], float]:
+        raw_s, raw_d = self.draw()
+        t0 = time.perf_counter()
+        return self.maker.make(raw_s, raw_d), time.perf_counter() - t0
 
     def next(self) -> tuple[dict[str, torch.Tensor], float]:
-        while True:
-            try:
-                item = self._queue.get(timeout=1.0)
-                break
-            except queue.Empty:
-                if not self._thread.is_alive():
-                    raise RuntimeError("the augmentation thread stopped") from None
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        return self._prefetch.get()
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5.0)
+        self._prefetch.close(timeout=5.0)
 
 
 __all__ = ["BatchMaker", "BatchPrefetcher"]

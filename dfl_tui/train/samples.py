@@ -28,7 +28,6 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-import queue
 import random
 import threading
 from collections import OrderedDict
@@ -43,6 +42,7 @@ import numpy as np
 from ..errors import InputError
 from ..faces import dflimg, landmarks as lmk
 from ..faces.facetype import FaceType
+from ..util.prefetch import Prefetcher
 from ..workspace import list_images
 
 PAK_NAMES = ("faceset.dflpack", "faceset.pak")  # ours first, then DeepFaceLab's
@@ -376,9 +376,7 @@ class FaceSource:
         self._own_procs = pool is None and self._procs is not None
         workers = max(1, threads, processes)  # a thread waits on each busy process
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"faces-{label}")
-        self._queue: queue.Queue[RawBatch | BaseException] = queue.Queue(maxsize=max(1, prefetch))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._prefetch = Prefetcher(self.make_batch, depth=prefetch, name=f"batches-{label}")
         self._lower_type_warned = False
 
     # -- single faces -----------------------------------------------------------------
@@ -432,42 +430,19 @@ class FaceSource:
 
     # -- background -------------------------------------------------------------------
     def start(self) -> "FaceSource":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"batches-{self.label}", daemon=True)
-            self._thread.start()
+        self._prefetch.start()
         return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                item: RawBatch | BaseException = self.make_batch()
-            except BaseException as exc:  # noqa: BLE001 - handed to the training thread
-                item = exc
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if isinstance(item, BaseException):
-                return
 
     def next(self, timeout: float | None = None) -> RawBatch:
         """The next prefetched batch (starts the background thread on first use)."""
-        self.start()
-        item = self._queue.get(timeout=timeout)
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        return self._prefetch.get(timeout=timeout)
 
     def __iter__(self) -> Iterator[RawBatch]:
         while True:
             yield self.next()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
+        self._prefetch.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self._own_procs:
             self._procs.shutdown(wait=False, cancel_futures=True)

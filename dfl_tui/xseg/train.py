@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +41,7 @@ from ..device import device_lines, is_oom, pick_device
 from ..train.metrics import MetricsWriter
 from ..train.summary import summary_text
 from ..util.atomic import atomic_write_json, atomic_write_text
+from ..util.prefetch import Prefetcher
 from .augment import augment
 from .model import FORMAT, NET_PART, OPT_PART, model_dir_for
 from .net import LEGACY_UPCONV, XSegNet, count_parameters
@@ -77,9 +77,7 @@ class XSegBatches:
         self.bad: set[int] = set()
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="xseg-load")
-        self.q: queue.Queue = queue.Queue(maxsize=3)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._prefetch = Prefetcher(self.make, depth=3, name="xseg-batches")
         self._counter = 0
 
     def face(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -139,37 +137,16 @@ class XSegBatches:
 
     # -- prefetch ---------------------------------------------------------------------------
     def start(self) -> "XSegBatches":
-        self._thread = threading.Thread(target=self._run, name="xseg-batches", daemon=True)
-        self._thread.start()
+        self._prefetch.start()
         return self
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                item: Any = self.make()
-            except BaseException as exc:  # noqa: BLE001 - handed to the training thread
-                item = exc
-            while not self._stop.is_set():
-                try:
-                    self.q.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if isinstance(item, BaseException):
-                return
-
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._thread is None:
+        if not self._prefetch.started:
             return self.make()
-        item = self.q.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        return self._prefetch.get()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._prefetch.close(timeout=5.0)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
