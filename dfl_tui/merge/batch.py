@@ -2,9 +2,10 @@
 
 Pipeline (one job process):
 
-* reader threads decode frames, read the frame's aligned faces and cut the model inputs;
+* reader threads decode frames, read the frame's aligned faces and cut the model inputs
+  (:func:`dfl_tui.video.imageio.read_ahead`);
 * the main thread batches faces from several frames into one model call (the GPU);
-* writer threads composite (:mod:`.masked`, OpenCV releases the GIL), add the visible
+* writer threads (:class:`dfl_tui.video.imageio.ImageWriter`) composite (:mod:`.masked`, OpenCV releases the GIL), add the visible
   label if asked, embed the invisible watermark, encode the PNG with its "AI-generated"
   metadata and write it atomically, with its mask in ``data_dst/merged_mask/``.
 
@@ -18,11 +19,11 @@ batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -37,7 +38,7 @@ from ..faces.facetype import FaceType
 from ..provenance import metadata as md
 from ..provenance import watermark as wm
 from ..provenance.label import draw_label
-from ..util.atomic import atomic_write_bytes
+from ..video.imageio import ImageWriter, read_ahead, read_image, write_file
 from ..workspace import list_images
 from .masked import FaceJob, MaskUnavailable, MergeResult, cut_input, merge_frame, motion_vector
 from .options import XSEG_MASK_MODES, FrameSettings, MergeOptions, settings_key
@@ -323,7 +324,7 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
         return _result(counts, total, out_dir, 0.0)
 
     def load(fr: _Frame) -> _Frame:
-        img = cv2.imread(str(fr.path), cv2.IMREAD_COLOR)
+        img = read_image(fr.path)
         if img is None:
             fr.error = f"{fr.path}: not a readable image (corrupt or truncated?): skipped"
             return fr
@@ -360,9 +361,9 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
                 result = MergeResult(fr.image, np.zeros((h, w), np.uint8))
         notes.extend(result.notes)
         png, mpng = encode_merged(result.image, result.mask, marking, fr.key)
-        atomic_write_bytes(mask_dir / f"{fr.stem}.png", mpng, fsync=False)
+        write_file(mask_dir / f"{fr.stem}.png", mpng)
         out_path = out_dir / f"{fr.stem}.png"
-        atomic_write_bytes(out_path, png, fsync=False)
+        write_file(out_path, png)
         now = time.monotonic()
         if now - last_preview[0] > 2.0:
             last_preview[0] = now
@@ -371,37 +372,38 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
             ctx.warn(n)
         return "merged" if result.faces else "copied"
 
+    def write_or_count_bad(fr: _Frame, preds: list[Prediction], xprd: list[np.ndarray | None] | None) -> str:
+        try:
+            return write(fr, preds, xprd)
+        except OSError as exc:
+            ctx.warn(f"a merged frame could not be written: {exc}")
+            return "bad"
+
+    done = resumed
+
+    def written(outcome: str) -> None:
+        nonlocal done
+        counts[outcome] += 1
+        done += 1
+        ctx.progress(done, total, **counts)
+
     t0 = time.monotonic()
     max_faces = max(1, int(getattr(predictor, "batch_size", o.batch_size) or o.batch_size))
-    done = resumed
     no_face_frames: list[str] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers // 2), thread_name_prefix="merge-read") as readers, \
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="merge-write") as writers:
-        loading: deque[Future[_Frame]] = deque(readers.submit(load, fr) for fr in todo[: workers * 2])
-        next_to_load = len(loading)
-        writing: deque[Future[str]] = deque()
-
-        def reap() -> None:
-            """Count the writes that have finished, oldest first."""
-            nonlocal done
-            while writing and writing[0].done():
-                try:
-                    counts[writing.popleft().result()] += 1
-                except OSError as exc:
-                    counts["bad"] += 1
-                    ctx.warn(f"a merged frame could not be written: {exc}")
-                done += 1
-                ctx.progress(done, total, **counts)
-
-        while loading:
+    writer = ImageWriter(workers, backlog=workers * 2, on_done=written)
+    loaded = read_ahead(todo, max(1, workers // 2), load=load, ahead=workers * 2)
+    try:
+        more = True
+        while more:
             ctx.check_cancel()
             batch: list[_Frame] = []
             nfaces = 0
-            while loading and (nfaces < max_faces or not batch):
-                fr = loading.popleft().result()
-                if next_to_load < len(todo):
-                    loading.append(readers.submit(load, todo[next_to_load]))
-                    next_to_load += 1
+            while nfaces < max_faces or not batch:
+                nxt = next(loaded, None)
+                if nxt is None:
+                    more = False
+                    break
+                fr = nxt[1]
                 if fr.error and fr.image is None:
                     counts["bad"] += 1
                     done += 1
@@ -414,18 +416,21 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
                     no_face_frames.append(fr.path.name)
                 batch.append(fr)
                 nfaces += len(fr.faces)
+            if not batch:
+                continue
             preds_by_frame = predict_frames(predictor, batch)
             xprd_by_frame = xseg_prd_masks(xseg_model, batch, preds_by_frame, res, ft) if xseg_model is not None else None
-            for j, fr in enumerate(batch):
-                writing.append(writers.submit(write, fr, preds_by_frame[j],
-                                              xprd_by_frame[j] if xprd_by_frame is not None else None))
-            while len(writing) > workers * 2:  # back-pressure: bounded memory
-                writing[0].exception()
-                reap()
-            reap()
-        while writing:
-            writing[0].exception()
-            reap()
+            for j, fr in enumerate(batch):  # back-pressure in the writer: bounded memory
+                writer.submit(write_or_count_bad, fr, preds_by_frame[j],
+                              xprd_by_frame[j] if xprd_by_frame is not None else None)
+            writer.reap()
+        writer.close()
+        writer.sync(out_dir)
+        writer.sync(mask_dir)
+    finally:
+        loaded.close()
+        with contextlib.suppress(Exception):  # stopped or failed: the frames handed to the writers are finished
+            writer.close()
     elapsed = time.monotonic() - t0
     if no_face_frames:
         ctx.warn(f"{len(no_face_frames)} frame(s) have no aligned face and were copied through unchanged "

@@ -1,8 +1,16 @@
-"""Reading and writing frame images off the main thread.
+"""The frame pipeline: reading and writing frame images off the main thread.
+
+Every step that walks a folder of frames reads and writes them here
+(extract-faces, merge, denoise-frames, extract-frames, make-video):
+
+* :func:`read_ahead` decodes images in order, a few ahead, in a small pool
+  (:func:`feed_queue` runs it in a reader thread feeding a bounded queue);
+* :func:`write_file` / :func:`write_image` write atomically (hidden temporary
+  name, then rename: a frame that exists is complete; a full disk is named);
+* :class:`ImageWriter` is a bounded pool of such writes, with back-pressure.
 
 OpenCV's image codecs release the GIL, so a few threads keep the disk and the
-codecs busy while the main thread decodes video or filters frames. Writes are
-atomic (hidden temporary name, then rename): a frame that exists is complete.
+codecs busy while the main thread decodes video, runs a model or filters frames.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import queue as queue_mod
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -35,22 +43,26 @@ def read_image(path: Path, flags: int | None = None) -> np.ndarray | None:
     return None if img is None or img.size == 0 else img
 
 
-def read_ahead(paths: Sequence[Path], workers: int = 2, flags: int | None = None, *,
-               load: Callable[[Path], np.ndarray | None] | None = None,
-               ahead: int = 0) -> Iterator[tuple[Path, np.ndarray | None]]:
-    """Images in order (None for one that cannot be read), read a few ahead by a small pool.
+T = TypeVar("T")
 
-    ``load`` replaces the plain decode (e.g. to normalise frames or to time it); ``ahead`` is how
-    many are read in advance (3 per worker by default). Closing the generator early cancels the
-    reads not started yet.
+
+def read_ahead(paths: Sequence[T], workers: int = 2, flags: int | None = None, *,
+               load: Callable[[T], Any] | None = None,
+               ahead: int = 0) -> Iterator[tuple[T, Any]]:
+    """``(path, image)`` in order (image None when unreadable), read a few ahead by a small pool.
+
+    ``load`` replaces the plain decode (to normalise frames, time them, or load a frame with
+    what belongs to it: then the items need not be paths); ``ahead`` is how many are read in
+    advance (3 per worker by default). Closing the generator early cancels the reads not
+    started yet.
     """
     if load is None:
-        def load(p: Path) -> np.ndarray | None:
+        def load(p: Any) -> np.ndarray | None:
             return read_image(p, flags)
 
     ahead = ahead or max(2, workers * 3)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="image-reader") as pool:
-        queue: collections.deque[tuple[Path, Future]] = collections.deque()
+        queue: collections.deque[tuple[T, Future]] = collections.deque()
         it = iter(paths)
         try:
             for p in it:
@@ -133,13 +145,18 @@ def encode_image(path: Path, img: np.ndarray, jpeg_quality: int = 95, png_compre
 
 
 def write_image(path: Path, img: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Encode and write atomically: a hidden temporary file, then a rename over ``path``.
+    """Encode (by ``path``'s extension) and write atomically with :func:`write_file`."""
+    write_file(path, encode_image(path, img, jpeg_quality))
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write an encoded frame atomically: a hidden temporary file, then a rename over ``path``.
 
     No fsync per frame (the rename is what makes a frame all-or-nothing; the
-    caller syncs the folder at the end). The file gets the usual permissions
-    (0666 minus the umask), unlike ``mkstemp``'s 0600, since frames are shared data.
+    caller syncs the folder at the end: :meth:`ImageWriter.sync`). The file gets the
+    usual permissions (0666 minus the umask), unlike ``mkstemp``'s 0600, since frames
+    are shared data.
     """
-    data = encode_image(path, img, jpeg_quality)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -161,26 +178,41 @@ def write_image(path: Path, img: np.ndarray, jpeg_quality: int = 95) -> None:
 
 
 class ImageWriter:
-    """A bounded pool of image writes; :meth:`put` blocks when too many are queued.
+    """A bounded pool of image writes; :meth:`put` and :meth:`submit` block when too many are queued.
 
-    ``done`` counts finished writes; a failed write raises in :meth:`put` or :meth:`close`.
+    ``done`` counts finished writes; ``on_done`` (if given) gets each job's result, in the order the
+    jobs were given, on the calling thread. A failed write raises in :meth:`put`, :meth:`submit`,
+    :meth:`reap` or :meth:`close`.
     """
 
-    def __init__(self, workers: int = 2, jpeg_quality: int = 95, backlog: int | None = None) -> None:
+    def __init__(self, workers: int = 2, jpeg_quality: int = 95, backlog: int | None = None,
+                 on_done: Callable[[Any], None] | None = None) -> None:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="image-writer")
         self.backlog = backlog or workers * 3
         self.jpeg_quality = jpeg_quality
+        self.on_done = on_done
         self.pending: collections.deque[Future] = collections.deque()
         self.done = 0
 
     def put(self, path: Path, img: np.ndarray) -> None:
-        self.pending.append(self.pool.submit(write_image, path, img, self.jpeg_quality))
+        """Encode ``img`` by ``path``'s extension and write it."""
+        self.submit(write_image, path, img, self.jpeg_quality)
+
+    def submit(self, job: Callable[..., Any], *args: Any) -> None:
+        """Run a write job of the caller's own (encode with metadata, write several files...)."""
+        self.pending.append(self.pool.submit(job, *args))
+        self._reap(block=False)
+
+    def reap(self) -> None:
+        """Account for the writes that have finished (without waiting)."""
         self._reap(block=False)
 
     def _reap(self, block: bool) -> None:
         while self.pending and (block or len(self.pending) > self.backlog or self.pending[0].done()):
-            self.pending.popleft().result()
+            result = self.pending.popleft().result()
             self.done += 1
+            if self.on_done is not None:
+                self.on_done(result)
 
     def sync(self, folder: Path) -> None:
         """Make the renames of the finished writes durable."""
