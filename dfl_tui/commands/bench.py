@@ -20,6 +20,8 @@ AREAS: dict[str, tuple[str, str]] = {
     "review": ("dfl_tui.faceset.bench", "faceset reviewer: thumbnail grid loading and redraw speed"),
     "video": ("dfl_tui.video.bench", "frame extraction and video encoding speed"),
     "xseg": ("dfl_tui.xseg.bench", "XSeg: training it/s, apply faces/s, augmentation and generic-mask speed"),
+    "gpu": ("dfl_tui.gpubench.run", "the GPU proof: training steps, real training, extraction, merge, XSeg "
+                                    "on CUDA, one JSON (--dry-run: the same code on the CPU)"),
 }
 
 
