@@ -56,7 +56,7 @@ class Job:
 def plan(quick: bool = False, dry: bool = False) -> list[Job]:
     """The sections of a run, most important first (compilation last: it may not fit). A dry run
     leaves out Quick96's bigger batch, eager and compiled (the same code as the other runs)."""
-    per_cfg = 2.5 if quick else 4.0
+    per_cfg = 2.5 if quick else 3.0
     jobs = [
         Job("probe", "probe", "matmul peak (bf16, fp32, tf32)", 45),
         Job("faces", "faces", "real aligned faces (demo portraits)", 40, {"n": 48, "size": 512}),
@@ -69,16 +69,16 @@ def plan(quick: bool = False, dry: bool = False) -> list[Job]:
         Job("real_train", "real_train", "trainer on real faces (Quick96)", 75,
             {"model": "Quick96", "iters": 150 if quick else 300}),
         Job("samples", "samples", "sample pipeline (SAEHD 256 batch 16)", 45, {"res": 256, "batch": 16}),
-        Job("extract", "extract", "S3FD + 2DFAN extraction, 1080p", 60, {"frames": 24 if quick else 48}),
-        Job("merge", "merge", "merge step, 1080p", 60, {"frames": 12 if quick else 24}),
+        Job("extract", "extract", "S3FD + 2DFAN extraction, 1080p", 60, {"frames": 16 if quick else 32}),
+        Job("merge", "merge", "merge step, 1080p", 60, {"frames": 12 if quick else 16}),
         Job("xseg", "xseg", "XSeg training step 256", 45, {"batches": [4, 16]}),
     ]
     if not quick:
-        jobs += [
-            Job("compile_saehd256_b16", "compile", "SAEHD liae-ud 256 batch 16, torch.compile", 150,
-                {"model": "SAEHD", "batch": 16, "options": SAEHD_256}),
+        jobs += [  # the smaller graph first: it compiles faster, so it is likelier to fit
             Job("compile_quick96_b64", "compile", "Quick96 batch 64, torch.compile", 100,
                 {"model": "Quick96", "batch": 64}),
+            Job("compile_saehd256_b16", "compile", "SAEHD liae-ud 256 batch 16, torch.compile", 150,
+                {"model": "SAEHD", "batch": 16, "options": SAEHD_256}),
         ]
     if dry:
         jobs = [j for j in jobs if j.name not in ("train_quick96_b64", "compile_quick96_b64")]
@@ -107,12 +107,19 @@ def commit() -> dict[str, Any]:
 
 # -- running sections ------------------------------------------------------------------------------
 
-class Interrupted(Exception):
-    """SIGTERM (the shell script's timeout): stop, keep what was measured."""
+class Interrupted(BaseException):
+    """SIGTERM (the shell script's timeout): stop, keep what was measured. A BaseException, so
+    that a section's ``except Exception`` does not take it for one configuration's failure."""
+
+
+_STOP: list[str] = []  # set by the first SIGTERM: no section starts after it
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Interrupted(f"signal {signum}")
+    if _STOP:
+        return
+    _STOP.append(f"stopped by signal {signum}")
+    raise Interrupted(_STOP[0])
 
 
 def run_section_here(spec: dict[str, Any]) -> dict[str, Any]:
@@ -317,13 +324,16 @@ def format_table(result: dict[str, Any]) -> str:
         elif sec == "real_train":
             lines.append(f"real training ({figs['model']}, the trainer, real faces): {figs['iterations']} iterations, "
                          f"{_f(figs['trainer_it_per_s'])} it/s; src+dst loss {figs['loss_first']:.4f} -> "
-                         f"{figs['loss_last']:.4f} ({'falling' if figs['loss_falling'] else 'NOT falling'})")
+                         f"{figs['loss_last']:.4f} ("
+                         + ("a dry run: too few iterations to judge" if result.get("dry_run")
+                            else "falling" if figs["loss_falling"] else "NOT falling") + ")")
             d = (result.get("derived") or {}).get("trainer_it_per_s_over_bare_step")
             if d:
                 lines.append(f"  trainer it/s over the bare bf16 step's: {d:.2f}")
         elif sec == "samples":
             aug = figs.get("augment_ms_per_batch_ct_none")
-            lines.append(f"sample pipeline ({figs['resolution']} px batch {figs['batch']}): GPU augmentation "
+            lines.append(f"sample pipeline ({figs['resolution']} px batch {figs['batch']}): augmentation on "
+                         f"{result.get('device')} "
                          f"{_f(aug, 2)} ms/batch (ct rct {_f(figs.get('augment_ms_per_batch_ct_rct'), 2)} ms); "
                          "decoding " + ", ".join(f"{r['threads']} thr {r['samples_per_s']:.0f}/s" if "samples_per_s" in r
                                                  else f"{r['threads']} thr error" for r in figs.get("decode", [])))
@@ -365,7 +375,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cuda, cuda:N (default: cuda; cpu with --dry-run)")
     p.add_argument("--budget", type=float, default=None,
                    help="seconds for the whole run; sections that no longer fit are skipped "
-                        "[default: 360, 200 with --quick, unlimited with --dry-run]")
+                        "[default: 330, 200 with --quick, unlimited with --dry-run]")
     p.add_argument("--only", default="", help="comma list of section names or kinds to run (e.g. probe,train)")
     p.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
                    help="run each section in its own process with a timeout [default: on, off with --dry-run]")
@@ -380,7 +390,7 @@ def run(args: argparse.Namespace) -> int:
         print("dfl-tui bench gpu: no CUDA GPU visible to torch here; use --dry-run to check the code on the CPU",
               file=sys.stderr)
         return 2
-    budget = args.budget if args.budget is not None else (1e9 if args.dry_run else (200.0 if args.quick else 360.0))
+    budget = args.budget if args.budget is not None else (1e9 if args.dry_run else (200.0 if args.quick else 330.0))
     isolate = args.isolate if args.isolate is not None else not args.dry_run
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     jobs = [j for j in plan(args.quick, args.dry_run) if not only or j.name in only or j.section in only]
@@ -396,6 +406,7 @@ def run(args: argparse.Namespace) -> int:
         else budget, "isolated": isolate, "argv": sys.argv[1:], "host": platform.node(),
         "env": {"python": platform.python_version(), "cpu_count": os.cpu_count()}, "sections": {},
     }
+    _STOP.clear()
     old = signal.signal(signal.SIGTERM, _on_sigterm)
     scratch = Path(tempfile.mkdtemp(prefix="dfl-tui-bench-gpu-"))
     print(f"dfl-tui bench gpu: {len(jobs)} sections on {device}"
@@ -406,6 +417,8 @@ def run(args: argparse.Namespace) -> int:
         for job in jobs:
             left = budget - (time.monotonic() - t_start)
             rec: dict[str, Any] = {"section": job.section, "label": job.label, "params": job.params}
+            if _STOP:
+                raise Interrupted(_STOP[0])
             if left < MIN_SECTION_S:
                 rec.update(status="skipped", error=f"the run's {budget:.0f} s budget was spent", seconds=0.0)
                 result["sections"][job.name] = rec
@@ -421,6 +434,8 @@ def run(args: argparse.Namespace) -> int:
                 rec.update(status="interrupted", error=str(exc))
                 raise
             finally:
+                if _STOP and rec.get("status") != "ok":  # a section that swallowed the signal
+                    rec.update(status="interrupted", error=_STOP[0])
                 rec["seconds"] = round(time.monotonic() - t0, 2)
                 result["sections"][job.name] = rec
                 if job.section == "probe" and rec.get("status") == "ok":
@@ -432,6 +447,10 @@ def run(args: argparse.Namespace) -> int:
                   + (f": {rec.get('error')}" if rec.get("status") != "ok" else ""), flush=True)
     except Interrupted:
         code = 1
+        for job in jobs:
+            result["sections"].setdefault(job.name, {"section": job.section, "label": job.label, "params": job.params,
+                                                     "status": "skipped", "error": _STOP[0] if _STOP else "stopped",
+                                                     "seconds": 0.0})
         print("dfl-tui bench gpu: stopped by a signal; the figures so far are kept", flush=True)
     finally:
         signal.signal(signal.SIGTERM, old)
