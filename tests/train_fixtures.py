@@ -24,9 +24,8 @@ FACES = {
 def make_faceset(folder: Path, who: str, n: int = 6, size: int = 64, face_type: str = "whole_face",
                  seed: int = 0, xseg: bool = False, ext: str = ".jpg") -> list[Path]:
     """``n`` aligned faces of ``who`` in ``folder``; returns their paths."""
-    from dfl_tui.faces import dflimg
     from dfl_tui.faces import landmarks as L
-    from dfl_tui.faces.dflimg import FaceMeta
+    from dfl_tui.gpubench.facesets import save_aligned
 
     get, center, height = FACES[who]
     frame = get()
@@ -42,17 +41,7 @@ def make_faceset(folder: Path, who: str, n: int = 6, size: int = 64, face_type: 
         img = cv2.warpAffine(frame, m, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REPLICATE)
         lm = L.transform_points(template_landmarks(center=center, height=height), m)
-        face, mat, alm = L.align_face(img, lm, size, face_type)
-        meta = FaceMeta(face_type=face_type, landmarks=alm, source_filename=f"{i:05d}.png",
-                        source_rect=L.get_rect_from_landmarks(lm), source_landmarks=lm, image_to_face_mat=mat)
-        if xseg:
-            # An "XSeg" mask that differs from the hull: an ellipse in the middle of the face.
-            mask = np.zeros((size, size), np.float32)
-            cv2.ellipse(mask, (size // 2, size // 2), (size // 3, int(size / 2.4)), 0, 0, 360, 1.0, -1)
-            meta.set_xseg_mask(mask)
-        p = folder / f"{i:05d}_0{ext}"
-        dflimg.save_face(p, face, meta)
-        out.append(p)
+        out.append(save_aligned(folder / f"{i:05d}_0{ext}", img, lm, size, face_type, f"{i:05d}.png", xseg))
     return out
 
 

@@ -19,6 +19,28 @@ from typing import Any
 TEMPLATES = {"grace_hopper": ((265.0, 238.0), 140.0), "astronaut": ((226.0, 110.0), 92.0)}
 
 
+def save_aligned(path: Path, frame: Any, lm: Any, size: int, face_type: str, source_filename: str,
+                 xseg: bool = False) -> Path:
+    """Align the face with landmarks ``lm`` (68 x 2, frame pixels) out of ``frame`` and save it with
+    DeepFaceLab metadata; with ``xseg`` it carries an XSeg mask that differs from the hull (an
+    ellipse in the middle of the face)."""
+    import cv2
+    import numpy as np
+
+    from ..faces import landmarks as L
+    from ..faces.dflimg import FaceMeta, save_face
+
+    face, mat, alm = L.align_face(frame, lm, size, face_type)
+    meta = FaceMeta(face_type=face_type, landmarks=alm, source_filename=source_filename,
+                    source_rect=L.get_rect_from_landmarks(lm), source_landmarks=lm, image_to_face_mat=mat)
+    if xseg:
+        mask = np.zeros((size, size), np.float32)
+        cv2.ellipse(mask, (size // 2, size // 2), (size // 3, int(size / 2.4)), 0, 0, 360, 1.0, -1)
+        meta.set_xseg_mask(mask)
+    save_face(path, face, meta)
+    return path
+
+
 def render_faceset(folder: Path, portrait: Any, n: int, size: int, *, frame: int = 512, seed: int = 0,
                    face_type: str = "whole_face", xseg: bool = False) -> list[Path]:
     """``n`` aligned faces of ``portrait`` (a :class:`~dfl_tui.video.demo.Portrait`) in ``folder``."""
@@ -26,7 +48,6 @@ def render_faceset(folder: Path, portrait: Any, n: int, size: int, *, frame: int
     import numpy as np
 
     from ..faces import landmarks as L
-    from ..faces.dflimg import FaceMeta, save_face
     from ..video.demo import Camera, render_frames
 
     center, height = TEMPLATES[portrait.name]
@@ -37,16 +58,7 @@ def render_faceset(folder: Path, portrait: Any, n: int, size: int, *, frame: int
     out = []
     for i, img in enumerate(render_frames(portrait, n, fps, frame, seed)):
         lm = cv2.perspectiveTransform(photo_lm[None], cam.matrix(i / fps, portrait, frame))[0].astype(np.float32)
-        face, mat, alm = L.align_face(img, lm, size, face_type)
-        meta = FaceMeta(face_type=face_type, landmarks=alm, source_filename=f"{i + 1:05d}.png",
-                        source_rect=L.get_rect_from_landmarks(lm), source_landmarks=lm, image_to_face_mat=mat)
-        if xseg:
-            mask = np.zeros((size, size), np.float32)
-            cv2.ellipse(mask, (size // 2, size // 2), (size // 3, int(size / 2.4)), 0, 0, 360, 1.0, -1)
-            meta.set_xseg_mask(mask)
-        path = folder / f"{i + 1:05d}_0.jpg"
-        save_face(path, face, meta)
-        out.append(path)
+        out.append(save_aligned(folder / f"{i + 1:05d}_0.jpg", img, lm, size, face_type, f"{i + 1:05d}.png", xseg))
     return out
 
 
