@@ -19,7 +19,6 @@ import io
 import os
 import pickle
 import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..util import container as C
 from ..util.atomic import atomic_write_bytes
+from ..util.container import APP15, MAX_SEGMENT
 
-APP15 = 0xEF
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_CHUNK = b"fcWp"
-MAX_SEGMENT = 65533  # a JPEG segment's payload limit (16-bit length incl. itself)
+PNG_CHUNK = b"fcWp"  # DeepFaceLab 1.0's DFLPNG chunk
 XSEG_MASK_MAX_BYTES = 50_000
 
 
@@ -320,138 +318,37 @@ def _normalise_polys(polys: Any) -> list[dict[str, Any]] | None:
 
 
 # ---------------------------------------------------------------------------
-# JPEG segments
+# Where the metadata sits in the file (:mod:`dfl_tui.util.container`)
 # ---------------------------------------------------------------------------
-
-
-def _split_jpeg(data: bytes, source: str) -> tuple[list[tuple[int, bytes]], bytes]:
-    """Header segments (marker, payload) up to SOS, and the rest (SOS onwards) untouched."""
-    if data[:2] != b"\xff\xd8":
-        raise FaceFileError(f"{source}: not a JPEG file")
-    pos = 2
-    segs: list[tuple[int, bytes]] = []
-    n = len(data)
-    while pos < n:
-        if data[pos] != 0xFF:
-            raise FaceFileError(f"{source}: corrupt JPEG (bad marker at byte {pos})")
-        while pos < n and data[pos] == 0xFF:
-            pos += 1
-        if pos >= n:
-            break
-        marker = data[pos]
-        pos += 1
-        if marker == 0xDA:  # SOS: image data follows; keep the rest verbatim
-            return segs, b"\xff\xda" + data[pos:]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            segs.append((marker, b""))
-            continue
-        if marker == 0xD9:
-            break
-        if pos + 2 > n:
-            break
-        length = struct.unpack(">H", data[pos:pos + 2])[0]
-        if length < 2 or pos + length > n:
-            raise FaceFileError(f"{source}: corrupt JPEG (segment runs past the end of the file)")
-        segs.append((marker, data[pos + 2:pos + length]))
-        pos += length
-    raise FaceFileError(f"{source}: corrupt or truncated JPEG (no image data)")
-
-
-def _join_jpeg(segs: list[tuple[int, bytes]], rest: bytes) -> bytes:
-    out = bytearray(b"\xff\xd8")
-    for marker, payload in segs:
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            out += bytes([0xFF, marker])
-            continue
-        out += bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
-    out += rest
-    return bytes(out)
-
-
-def _jpeg_payload(data: bytes, source: str) -> bytes | None:
-    segs, _ = _split_jpeg(data, source)
-    for marker, payload in segs:
-        if marker == APP15:
-            return payload
-    return None
-
-
-def _jpeg_with_payload(data: bytes, payload: bytes | None, source: str) -> bytes:
-    if payload is not None and len(payload) > MAX_SEGMENT:
-        raise FaceFileError(
-            f"{source}: the face's metadata is {len(payload)} bytes, over JPEG's {MAX_SEGMENT}-byte segment limit "
-            "(too many mask polygons?); save this faceset as PNG (--format png) or simplify the polygons")
-    segs, rest = _split_jpeg(data, source)
-    segs = [s for s in segs if s[0] != APP15]
-    if payload is not None:
-        last_app = max((i for i, (m, _) in enumerate(segs) if 0xE0 <= m <= 0xEF), default=-1)
-        segs.insert(last_app + 1, (APP15, payload))
-    return _join_jpeg(segs, rest)
-
-
-# ---------------------------------------------------------------------------
-# PNG chunks
-# ---------------------------------------------------------------------------
-
-
-def _png_chunks(data: bytes, source: str) -> list[tuple[bytes, bytes]]:
-    if not data.startswith(PNG_SIGNATURE):
-        raise FaceFileError(f"{source}: not a PNG file")
-    pos = len(PNG_SIGNATURE)
-    chunks = []
-    while pos + 8 <= len(data):
-        length = struct.unpack(">I", data[pos:pos + 4])[0]
-        ctype = data[pos + 4:pos + 8]
-        if pos + 12 + length > len(data):
-            raise FaceFileError(f"{source}: corrupt or truncated PNG")
-        chunks.append((ctype, data[pos + 8:pos + 8 + length]))
-        pos += 12 + length
-        if ctype == b"IEND":
-            break
-    return chunks
-
-
-def _png_join(chunks: list[tuple[bytes, bytes]]) -> bytes:
-    out = bytearray(PNG_SIGNATURE)
-    for ctype, payload in chunks:
-        out += struct.pack(">I", len(payload)) + ctype + payload
-        out += struct.pack(">I", zlib.crc32(ctype + payload) & 0xFFFFFFFF)
-    return bytes(out)
-
-
-def _png_payload(data: bytes, source: str) -> bytes | None:
-    for ctype, payload in _png_chunks(data, source):
-        if ctype == PNG_CHUNK:
-            return payload
-    return None
-
-
-def _png_with_payload(data: bytes, payload: bytes | None, source: str) -> bytes:
-    chunks = [c for c in _png_chunks(data, source) if c[0] != PNG_CHUNK]
-    if payload is not None:
-        chunks.insert(1, (PNG_CHUNK, payload))  # right after IHDR
-    return _png_join(chunks)
-
-
-# ---------------------------------------------------------------------------
-# Public API
-# ---------------------------------------------------------------------------
-
-
-def _kind(data: bytes) -> str:
-    if data[:2] == b"\xff\xd8":
-        return "jpg"
-    if data.startswith(PNG_SIGNATURE):
-        return "png"
-    return "?"
 
 
 def read_payload(data: bytes, source: str) -> bytes | None:
-    kind = _kind(data)
-    if kind == "jpg":
-        return _jpeg_payload(data, source)
-    if kind == "png":
-        return _png_payload(data, source)
+    """The pickled metadata of a face image (APP15 / ``fcWp``), or None."""
+    try:
+        kind = C.kind(data)
+        if kind == "jpg":
+            return C.jpeg_segment(data, APP15, source)
+        if kind == "png":
+            return C.png_chunk(data, PNG_CHUNK, source)
+    except C.ContainerError as exc:
+        raise FaceFileError(str(exc)) from None
+    raise FaceFileError(f"{source}: not a JPEG or PNG image")
+
+
+def _with_payload(data: bytes, payload: bytes | None, source: str) -> bytes:
+    if payload is not None and len(payload) > MAX_SEGMENT and C.kind(data) == "jpg":
+        raise FaceFileError(
+            f"{source}: the face's metadata is {len(payload)} bytes, over JPEG's {MAX_SEGMENT}-byte segment limit "
+            "(too many mask polygons?); save this faceset as PNG (--format png) or simplify the polygons")
+    try:
+        kind = C.kind(data)
+        if kind == "jpg":
+            return C.jpeg_with_segment(data, APP15, payload, source)
+        if kind == "png":
+            return C.png_with_chunks(data, [(PNG_CHUNK, payload)] if payload is not None else [], drop=(PNG_CHUNK,),
+                                     source=source)
+    except C.ContainerError as exc:
+        raise FaceFileError(str(exc)) from None
     raise FaceFileError(f"{source}: not a JPEG or PNG image")
 
 
@@ -511,13 +408,7 @@ def load_face(path: str | os.PathLike) -> tuple[np.ndarray, FaceMeta]:
 
 def embed(data: bytes, meta: FaceMeta | None, source: str = "<face>") -> bytes:
     """Encoded image bytes with ``meta`` put in (or removed when None)."""
-    payload = compat_dumps(meta.to_dict()) if meta is not None else None
-    kind = _kind(data)
-    if kind == "jpg":
-        return _jpeg_with_payload(data, payload, source)
-    if kind == "png":
-        return _png_with_payload(data, payload, source)
-    raise FaceFileError(f"{source}: not a JPEG or PNG image")
+    return _with_payload(data, compat_dumps(meta.to_dict()) if meta is not None else None, source)
 
 
 def encode_face(image: np.ndarray, meta: FaceMeta, ext: str = ".jpg", quality: int = 90) -> bytes:

@@ -9,12 +9,12 @@ OpenCV and numpy release the GIL while decoding and filtering, so threads scale.
 from __future__ import annotations
 
 import math
-import struct
 
 import cv2
 import numpy as np
 
 from ..faces.dflimg import FaceFileError, FaceMeta, meta_from_bytes
+from ..util.container import image_size
 
 # ---------------------------------------------------------------------------
 # Reading
@@ -35,33 +35,6 @@ def try_meta(data: bytes, source: str) -> FaceMeta | None:
         return meta_from_bytes(data, source)
     except FaceFileError:
         return None
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a JPEG or PNG header, without decoding the image."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        w, h = struct.unpack(">II", data[16:24])
-        return int(w), int(h)
-    if data[:2] != b"\xff\xd8":
-        return None
-    pos, n = 2, len(data)
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-            if pos + 9 <= n:
-                h, w = struct.unpack(">HH", data[pos + 5:pos + 9])
-                return int(w), int(h)
-            return None
-        if marker == 0xDA:
-            return None
-        pos += 2 + length
-    return None
 
 
 def decode(data: bytes, source: str, reduce: int = 1, gray: bool = False) -> np.ndarray:

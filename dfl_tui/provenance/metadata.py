@@ -11,8 +11,9 @@ PNG frames get, before their image data:
 * ``iTXt dfl-tui:provenance`` = JSON (``ai_generated``, tool, version, model name and
   type, iteration, watermark id, time), which :mod:`.verify` reads back.
 
-The chunk code is a few lines of our own (PNG is a list of length-type-data-CRC
-chunks), so writing adds no dependency and reading needs no image decoder. Metadata
+The chunks are read and written by :mod:`dfl_tui.util.container` (the same code
+that holds DeepFaceLab's metadata in aligned faces), so writing adds no dependency
+and reading needs no image decoder. Metadata
 is easy to strip (any re-encode drops it), which is why frames also carry a watermark.
 """
 
@@ -23,12 +24,12 @@ import json
 import struct
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from .. import TOOL_NAME, __version__
+from ..util import container as C
 from . import DIGITAL_SOURCE_TYPE, MARK_TEXT
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PROVENANCE_KEY = "dfl-tui:provenance"
 XMP_KEY = "XML:com.adobe.xmp"
 DISCLAIMER = (f"{MARK_TEXT}: this image was made by {TOOL_NAME}, a face-swap tool; the face is synthetic "
@@ -98,33 +99,24 @@ def xmp_packet(record: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _chunk(ctype: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data) & 0xFFFFFFFF)
-
-
-def text_chunk(key: str, value: str) -> bytes:
-    """``tEXt`` (Latin-1) when possible, else ``iTXt`` (UTF-8)."""
+def text_chunk(key: str, value: str) -> tuple[bytes, bytes]:
+    """``tEXt`` (Latin-1) when possible, else ``iTXt`` (UTF-8): (type, data)."""
     try:
-        return _chunk(b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("latin-1"))
+        return b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("latin-1")
     except UnicodeEncodeError:
         return itxt_chunk(key, value)
 
 
-def itxt_chunk(key: str, value: str, compress: bool = False) -> bytes:
+def itxt_chunk(key: str, value: str, compress: bool = False) -> tuple[bytes, bytes]:
     data = value.encode("utf-8")
     if compress:
         data = zlib.compress(data)
-    return _chunk(b"iTXt", key.encode("latin-1") + b"\x00" + bytes([1 if compress else 0, 0]) + b"\x00\x00" + data)
+    return b"iTXt", key.encode("latin-1") + b"\x00" + bytes([1 if compress else 0, 0]) + b"\x00\x00" + data
 
 
 def add_png_text(png: bytes, items: dict[str, str], *, itxt_keys: tuple[str, ...] = ()) -> bytes:
     """Insert text chunks right after IHDR (so readers that stop at the image data still see them)."""
-    if not png.startswith(PNG_SIGNATURE):
-        raise ValueError("not a PNG")
-    ihdr_len = struct.unpack(">I", png[8:12])[0]
-    end_ihdr = 8 + 12 + ihdr_len
-    chunks = b"".join(itxt_chunk(k, v) if k in itxt_keys else text_chunk(k, v) for k, v in items.items())
-    return png[:end_ihdr] + chunks + png[end_ihdr:]
+    return C.png_with_chunks(png, [itxt_chunk(k, v) if k in itxt_keys else text_chunk(k, v) for k, v in items.items()])
 
 
 def marked_png_items(record: dict[str, Any]) -> dict[str, str]:
@@ -143,27 +135,6 @@ def mark_png(png: bytes, record: dict[str, Any], extra: dict[str, str] | None = 
     if extra:
         items.update(extra)
     return add_png_text(png, items, itxt_keys=(XMP_KEY, PROVENANCE_KEY))
-
-
-def _iter_chunks(fh: BinaryIO, stop_at_idat: bool) -> Iterator[tuple[bytes, bytes | None]]:
-    if fh.read(8) != PNG_SIGNATURE:
-        raise ValueError("not a PNG file")
-    while True:
-        head = fh.read(8)
-        if len(head) < 8:
-            return
-        length, ctype = struct.unpack(">I4s", head)
-        if ctype in (b"tEXt", b"iTXt", b"zTXt"):
-            data = fh.read(length)
-            fh.seek(4, 1)
-            yield ctype, data
-        else:
-            if ctype == b"IDAT" and stop_at_idat:
-                return
-            fh.seek(length + 4, 1)
-            yield ctype, None
-        if ctype == b"IEND":
-            return
 
 
 def _decode_text(ctype: bytes, data: bytes) -> tuple[str, str]:
@@ -187,7 +158,8 @@ def read_png_text(path: str | Path | BinaryIO, *, head_only: bool = False) -> di
     out: dict[str, str] = {}
 
     def scan(fh: BinaryIO) -> None:
-        for ctype, data in _iter_chunks(fh, head_only):
+        for ctype, data in C.iter_png_chunks(fh, str(getattr(fh, "name", "<png>")), want=C.TEXT_CHUNKS,
+                                             stop_at_idat=head_only, strict=False):
             if data is not None:
                 try:
                     k, v = _decode_text(ctype, data)
@@ -227,19 +199,13 @@ def read_provenance(path: str | Path) -> dict[str, Any] | None:
 def read_jpeg_text(path: str | Path) -> dict[str, str]:
     out: dict[str, str] = {}
     with open(path, "rb") as fh:
-        if fh.read(2) != b"\xff\xd8":
+        if fh.read(2) != C.JPEG_SOI:
             raise ValueError("not a JPEG file")
-        while True:
-            m = fh.read(2)
-            if len(m) < 2 or m[0] != 0xFF:
-                break
-            if m[1] in (0xD9, 0xDA):  # end of image / start of scan
-                break
-            (length,) = struct.unpack(">H", fh.read(2))
-            data = fh.read(length - 2)
-            if m[1] == 0xE1 and data.startswith(b"http://ns.adobe.com/xap/1.0/\x00"):
+        fh.seek(0)
+        for marker, data in C.iter_jpeg_segments(fh, str(path), strict=False):
+            if marker == C.APP1 and data.startswith(b"http://ns.adobe.com/xap/1.0/\x00"):
                 out[XMP_KEY] = data.split(b"\x00", 1)[1].decode("utf-8", "replace")
-            elif m[1] == 0xFE:
+            elif marker == C.COM:
                 out["Comment"] = data.decode("latin-1")
     return out
 
