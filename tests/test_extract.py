@@ -369,3 +369,78 @@ def test_stop_saves_progress_and_a_rerun_finishes(tmp_path):
     assert res["done_before"] == len(done) and res["processed"] == 8 - len(done)
     faces = list_images(ws.aligned("src"))
     assert len({frame_of(f) for f in faces}) >= 0.95 * 8 and all(f.stem.endswith("_0") for f in faces)
+
+
+def _outside_inside(meta, frame_shape, size: int, margin: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
+    """Face pixels that map more than ``margin`` px outside / inside the frame (past the resampling kernel)."""
+    from dfl_tui.faces.landmarks import transform_points
+
+    yy, xx = np.mgrid[0:size, 0:size]
+    pts = transform_points(np.stack([xx, yy], -1).reshape(-1, 2).astype(np.float32), meta.image_to_face_mat,
+                           invert=True)
+    h, w = frame_shape[:2]
+    x, y = pts[:, 0], pts[:, 1]
+    outside = (x < -margin) | (y < -margin) | (x > w - 1 + margin) | (y > h - 1 + margin)
+    inside = (x > margin) & (y > margin) & (x < w - 1 - margin) & (y < h - 1 - margin)
+    return outside.reshape(size, size), inside.reshape(size, size)
+
+
+def test_crops_past_the_frame_edge_are_black_by_default_or_replicated(tmp_path):
+    """DeepFaceLab fills a crop running past the frame edge with black; --border replicate repeats the edge."""
+    from dfl_tui.faces.extract_state import extraction_border, face_border
+    from dfl_tui.merge.predict import model_inputs
+
+    frame = np.ascontiguousarray(grace_hopper_bgr()[120:420, 60:400])  # the whole-face crop runs past the top
+    faces = {}
+    for border in ("black", "replicate"):
+        ws = Workspace.open(tmp_path / border)
+        ws.frames("dst").mkdir(parents=True)
+        cv2.imwrite(str(ws.frames("dst") / "00001.png"), frame)
+        kw = {} if border == "black" else {"border": "replicate"}
+        res, rec = extract(ws, side="dst", size=128, format="png", debug=False, accurate=False, **kw)
+        assert res["faces"] == 1 and any(f"{border} past the frame edge" in m for _l, m in rec.logs)
+        face_path = ws.aligned("dst") / "00001_0.png"
+        img, meta = load_face(face_path)
+        assert meta.extra["crop_border"] == border and face_border(meta) == border  # recorded in the face
+        assert json.loads((ws.aligned("dst") / STATE_FILE).read_text())["border"] == border
+        faces[border] = (img, meta)
+        # the merger's model input (model predict cuts it the same way) uses the face's fill
+        x, _names = model_inputs([face_path], 64, "whole_face")
+        small_out, _ = _outside_inside(meta, frame.shape, 128, margin=12)
+        small_out = cv2.resize(small_out.astype(np.uint8), (64, 64), interpolation=cv2.INTER_NEAREST) > 0
+        if border == "black":
+            assert small_out.sum() > 200 and x[0][small_out].max() == 0
+        else:
+            assert x[0][small_out].mean() > 0.1
+    (black, meta_b), (rep, meta_r) = faces["black"], faces["replicate"]
+    assert np.allclose(meta_b.image_to_face_mat, meta_r.image_to_face_mat)
+    outside, inside = _outside_inside(meta_b, frame.shape, 128)
+    assert outside.sum() > 0.15 * 128 * 128, outside.sum()
+    assert black[outside].max() == 0  # black past the frame edge
+    # replicated: the frame's edge pixels repeated outwards, exactly as cv2's BORDER_REPLICATE
+    want = cv2.warpAffine(frame, meta_r.image_to_face_mat, (128, 128), flags=cv2.INTER_LANCZOS4,
+                          borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(rep[outside], want[outside]) and rep[outside].mean() > 40
+    assert np.array_equal(black[inside], rep[inside])  # inside the frame both agree
+
+    # a re-run with the other fill would mix two kinds of faces: refused
+    with pytest.raises(DflError, match="border black"):
+        extract(Workspace.open(tmp_path / "replicate"), side="dst", size=128, format="png", debug=False)
+    # faces that do not record their fill: the folder's, replicate for dfl-tui's before --border
+    old = Workspace.open(tmp_path / "replicate").aligned("dst")
+    state = json.loads((old / STATE_FILE).read_text())
+    del state["border"]
+    (old / STATE_FILE).write_text(json.dumps(state))
+    assert extraction_border(old) == "replicate" and extraction_border(tmp_path) == "black"
+    meta_r.extra.clear()
+    assert face_border(meta_r, extraction_border(old)) == "replicate" and face_border(meta_r) == "black"
+
+
+def test_border_option_on_the_command_line():
+    from dfl_tui import cli
+
+    ns = cli.build_parser().parse_args(["extract-faces", "dst", "--border", "replicate"])
+    assert om.from_namespace(ExtractFacesOptions, ns).border == "replicate"
+    assert opts().border == "black"
+    with pytest.raises(om.OptionError):
+        opts(border="reflect")

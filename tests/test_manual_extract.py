@@ -124,7 +124,8 @@ def test_deleted_debug_frames_and_skip_sends_old_faces_to_the_trash(tmp_path):
     assert [p.name for p in todo] == ["00002.png"]
     fmt = manual.set_format(aligned)
     assert fmt is not None and fmt[1] == 128
-    w = manual.ManualWriter(aligned, debug, *fmt)
+    assert fmt.border == "black"  # the default fill, recorded in each face
+    w = manual.ManualWriter(aligned, debug, fmt.face_type, fmt.size, fmt.ext, border=fmt.border)
     assert w.clear_frame(todo[0], "no face") == 1
     assert not (aligned / "00002_0.jpg").exists() and (aligned / ".trash" / "00002_0.jpg").exists()
     with pytest.raises(Exception):

@@ -119,14 +119,14 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
     if debug_dir is not None:
         debug_dir.mkdir(parents=True, exist_ok=True)
     info = backends[0].describe() if len(backends) == 1 else ", ".join(b.describe() for b in backends)
-    ctx.log(f"using {info}; {ft.to_string()} faces at {o.image_size} px, {o.format}; "
-            f"second pass {'on' if o.accurate else 'off'}")
+    ctx.log(f"using {info}; {ft.to_string()} faces at {o.image_size} px, {o.format}, {o.border} past the "
+            f"frame edge; second pass {'on' if o.accurate else 'off'}")
     books.state["detector"] = backend_name
 
     # -- the pipeline ------------------------------------------------------------------------
-    pipe = FacePipeline(ctx, backends, FaceWriter(aligned, debug_dir, ft, o.image_size, o.format, o.jpeg_quality),
-                        books, batch=o.batch_size or backends[0].batch_size, max_faces=o.max_faces,
-                        accurate=o.accurate, total=total, debug_dir=debug_dir, read_frame=read_frame)
+    writer = FaceWriter(aligned, debug_dir, ft, o.image_size, o.format, o.jpeg_quality, o.border)
+    pipe = FacePipeline(ctx, backends, writer, books, batch=o.batch_size or backends[0].batch_size,
+                        max_faces=o.max_faces, accurate=o.accurate, total=total, debug_dir=debug_dir, read_frame=read_frame)
     ctx.stage(f"extracting faces from data_{side}", total=total, unit="frames")
     try:
         cancelled = pipe.run(plan.todo)

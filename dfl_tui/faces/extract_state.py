@@ -20,9 +20,10 @@ from typing import Any
 from ..errors import DflError
 from ..util.atomic import atomic_write_json, read_json
 from ..workspace import list_images
-from .options import ExtractFacesOptions
+from .options import BORDER_CHOICES, ExtractFacesOptions
 
 STATE_FILE = ".extract.json"
+BORDER_KEY = "crop_border"  # in each face's metadata: black | replicate (DeepFaceLab keeps keys it does not know)
 NOFACE_FILE = ".noface.json"
 CONTINUE_BACK = 128  # DeepFaceLab restarts at the frame of the 128th-from-last face
 
@@ -34,9 +35,41 @@ def frame_stem_of_face(face: Path) -> str:
     return head if sep and tail.isdigit() else stem
 
 
+# What a state file written before a setting existed means: faces of dfl-tui before
+# ``--border`` were cut with the frame's edge replicated.
+_BEFORE = {"border": "replicate"}
+
+
 def state_signature(o: ExtractFacesOptions) -> dict[str, Any]:
     """The settings a resumed run must share with the earlier one."""
-    return {"face_type": o.face_type_enum.to_string(), "size": o.image_size, "format": o.format}
+    return {"face_type": o.face_type_enum.to_string(), "size": o.image_size, "format": o.format,
+            "border": o.border}
+
+
+def _describe(sig: dict[str, Any]) -> str:
+    return f"{sig['face_type']} {sig['size']} px {sig['format']} (border {sig['border']})"
+
+
+def extraction_border(aligned: Path) -> str:
+    """How the faces of ``aligned`` were filled past the frame edge, for faces that do not say
+    (:func:`face_border`): as extract-faces recorded it in the folder, ``replicate`` for dfl-tui
+    faces made before that was recorded, else ``black`` (DeepFaceLab's)."""
+    state = read_json(aligned / STATE_FILE, None)
+    if isinstance(state, dict) and state.get("version") == 1:
+        border = state.get("border", _BEFORE["border"])
+        if border in BORDER_CHOICES:
+            return str(border)
+    return "black"
+
+
+def face_border(meta: Any, folder_default: str = "black") -> str:
+    """The fill one aligned face was cut with (its ``crop_border`` metadata, written at extraction),
+    else ``folder_default`` (:func:`extraction_border`).
+
+    Crops cut later from the same frame (the merger's model input, ``model predict``) use the
+    same fill, so a model sees at merge time what it was trained on."""
+    border = (getattr(meta, "extra", None) or {}).get(BORDER_KEY)
+    return str(border) if border in BORDER_CHOICES else folder_default
 
 
 @dataclass
@@ -61,13 +94,12 @@ def plan_run(frames: list[Path], aligned: Path, o: ExtractFacesOptions) -> Plan:
     if not faces and not state:
         return Plan.fresh(frames)
     if isinstance(state, dict) and state.get("version") == 1:
-        old = {k: state.get(k) for k in sig}
+        old = {k: state.get(k, _BEFORE.get(k)) for k in sig}
         if old != sig and not faces:  # nothing of the earlier run is left: start afresh
             return Plan.fresh(frames)
         if old != sig:
             raise DflError(
-                f"{aligned} holds {len(faces)} faces extracted as {old['face_type']} {old['size']} px "
-                f"{old['format']}, not {sig['face_type']} {sig['size']} px {sig['format']}. "
+                f"{aligned} holds {len(faces)} faces extracted as {_describe(old)}, not {_describe(sig)}. "
                 "Use --overwrite to move them to the trash and start again, or keep the earlier settings")
         done = set(state.get("done") or []) & set(names)
         noface = set(state.get("noface") or []) & done

@@ -34,13 +34,15 @@ class FaceWriter:
     size: int
     ext: str
     quality: int
+    border: str = "black"  # fill past the frame edge: black (DeepFaceLab's) or replicate
 
     def write(self, path: Path, img: np.ndarray, found: Sequence[Any]) -> tuple[list[str], int]:
         """Write the faces of one frame; returns (file names written, faces dropped by the sanity filter)."""
         from . import thumbs
         from .detect.base import area_ok
         from .dflimg import FaceMeta, save_face
-        from .landmarks import draw_debug, get_transform_mat, transform_points
+        from .extract_state import BORDER_KEY
+        from .landmarks import crop_face, draw_debug, get_transform_mat, transform_points
 
         names: list[str] = []
         dropped = 0
@@ -58,12 +60,12 @@ class FaceWriter:
                 if not area_ok(f.rect, mat, self.size, int(self.face_type)):
                     dropped += 1
                     continue
-                face = cv2.warpAffine(img, mat, (self.size, self.size), flags=cv2.INTER_LANCZOS4,
-                                      borderMode=cv2.BORDER_REPLICATE)
+                face = crop_face(img, mat, self.size, self.border)
                 face_lm = transform_points(lm, mat)
             name = face_name(path.stem, len(names), self.ext)
             meta = FaceMeta(face_type=self.face_type.to_string(), landmarks=face_lm, source_filename=path.name,
-                            source_rect=np.asarray(f.rect, np.float64), source_landmarks=lm, image_to_face_mat=mat)
+                            source_rect=np.asarray(f.rect, np.float64), source_landmarks=lm, image_to_face_mat=mat,
+                            extra={} if mat is None else {BORDER_KEY: self.border})
             out = self.aligned / name
             save_face(out, face, meta, quality=self.quality)
             thumbs.write_thumbnail(out, face)

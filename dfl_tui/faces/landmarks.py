@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -159,12 +159,27 @@ def get_transform_mat(lm68: np.ndarray, output_size: int, face_type: FaceType | 
     return cv2.getAffineTransform(l_t.astype(np.float32), pts2).astype(np.float64)
 
 
+def border_args(border: str) -> dict[str, Any]:
+    """``warpAffine`` keywords for a crop's fill past the frame edge: ``black`` (DeepFaceLab's,
+    constant 0) or ``replicate`` (the edge pixels repeated); see ExtractFacesOptions.border."""
+    if border == "black":
+        return {"borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
+    if border == "replicate":
+        return {"borderMode": cv2.BORDER_REPLICATE}
+    raise ValueError(f"border must be 'black' or 'replicate', not {border!r}")
+
+
+def crop_face(frame: np.ndarray, mat: np.ndarray, size: int, border: str = "black",
+              interpolation: int = cv2.INTER_LANCZOS4) -> np.ndarray:
+    """The aligned face image: ``frame`` warped by the frame->face ``mat`` to size x size (as extraction does)."""
+    return cv2.warpAffine(frame, mat, (size, size), flags=interpolation, **border_args(border))
+
+
 def align_face(frame: np.ndarray, lm68: np.ndarray, size: int, face_type: FaceType | str | int,
-               interpolation: int = cv2.INTER_LANCZOS4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               interpolation: int = cv2.INTER_LANCZOS4, border: str = "black") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Crop an aligned face: (face image size x size, frame->face matrix, landmarks in face space)."""
     mat = get_transform_mat(lm68, size, face_type)
-    face = cv2.warpAffine(frame, mat, (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
-    return face, mat, transform_points(lm68, mat)
+    return crop_face(frame, mat, size, border, interpolation), mat, transform_points(lm68, mat)
 
 
 def get_rect_from_landmarks(lm68: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import multiprocessing as mp
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -212,9 +212,17 @@ def make_fitter(detector: str = "auto", device: str = "auto", three_d: bool = Fa
 # ---------------------------------------------------------------------------
 
 
-def set_format(aligned: Path) -> tuple[FaceType, int, str] | None:
-    """(face type, size, extension) of a faceset's first readable face: manual faces match the set."""
+class SetFormat(NamedTuple):
+    face_type: FaceType
+    size: int
+    ext: str
+    border: str  # fill past the frame edge: black | replicate
+
+
+def set_format(aligned: Path) -> SetFormat | None:
+    """Face type, size, extension and border fill of a faceset's first readable face: manual faces match the set."""
     from .dflimg import FaceFileError, read_meta
+    from .extract_state import extraction_border, face_border
 
     for p in list_images(aligned)[:20]:
         try:
@@ -226,7 +234,8 @@ def set_format(aligned: Path) -> tuple[FaceType, int, str] | None:
         img = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
         if img is None:
             continue
-        return FaceType.from_string(meta.face_type), int(img.shape[0]), p.suffix.lstrip(".").lower()
+        return SetFormat(FaceType.from_string(meta.face_type), int(img.shape[0]), p.suffix.lstrip(".").lower(),
+                         face_border(meta, extraction_border(aligned)))
     return None
 
 
@@ -286,7 +295,7 @@ class ManualWriter:
     """Writes accepted faces with the extractor's writer; a frame's earlier faces go to the trash first."""
 
     def __init__(self, aligned: Path, debug_dir: Path | None, face_type: FaceType, size: int, ext: str = "jpg",
-                 quality: int = 90) -> None:
+                 quality: int = 90, border: str = "black") -> None:
         from .face_writer import FaceWriter
 
         self.aligned = aligned
@@ -294,7 +303,7 @@ class ManualWriter:
         aligned.mkdir(parents=True, exist_ok=True)
         if debug_dir is not None:
             debug_dir.mkdir(parents=True, exist_ok=True)
-        self.writer = FaceWriter(aligned, debug_dir, face_type, size, ext, quality)
+        self.writer = FaceWriter(aligned, debug_dir, face_type, size, ext, quality, border)
         self.face_type = face_type
 
     def existing(self, frame: Path) -> list[Path]:

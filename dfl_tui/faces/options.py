@@ -11,6 +11,7 @@ from .facetype import CLI_CHOICES, FaceType
 
 SIDE_CHOICES = ("src", "dst")
 DETECTOR_CHOICES = ("auto", "s3fd", "mediapipe", "manual")
+BORDER_CHOICES = ("black", "replicate")
 
 
 @dataclass
@@ -25,6 +26,9 @@ class ExtractFacesOptions:
     format: str = opt("jpg", "aligned face file format (the metadata goes inside either); DeepFaceLab reads only "
                       "jpg faces: convert png ones with 'dfl-tui faceset src convert --to jpg'", choices=("jpg", "png"))
     jpeg_quality: int = opt(90, "JPEG quality of the aligned faces", min=1, max=100)
+    border: str = opt("black", "how a crop running past the frame edge is filled: black (as DeepFaceLab does) or "
+                      "replicate (the frame's edge pixels repeated outwards)", choices=BORDER_CHOICES,
+                      advanced=True)
     max_faces: int = opt(0, "keep at most this many faces per frame, largest first (0 = all)", min=0, max=1000)
     debug: bool = opt(True, "write aligned_debug/<frame>.jpg showing landmarks, detector box and crop outline")
     accurate: bool = opt(True, "second landmark pass for steadier landmarks (DeepFaceLab's 'landmarks accurate')")

@@ -34,6 +34,7 @@ import numpy as np
 from .. import __version__
 from ..errors import DflError, InputError
 from ..faces import dflimg
+from ..faces.extract_state import extraction_border, face_border
 from ..faces.facetype import FaceType
 from ..provenance import metadata as md
 from ..provenance import watermark as wm
@@ -111,10 +112,11 @@ def _image_size(path: Path) -> int:
         return int(im.size[0])
 
 
-def face_job(face: DstFace, with_xseg: bool) -> FaceJob:
+def face_job(face: DstFace, with_xseg: bool, border: str = "black") -> FaceJob:
+    """``border``: the fill of faces that do not record theirs (:func:`extraction_border` of their folder)."""
     meta = face.meta
     job = FaceJob(np.asarray(meta.source_landmarks, np.float32), face.path.name,
-                  float(meta.eyebrows_expand_mod or 1.0))
+                  float(meta.eyebrows_expand_mod or 1.0), border=face_border(meta, border))
     if with_xseg and meta.image_to_face_mat is not None:
         mask = meta.get_xseg_mask()
         if mask is not None:
@@ -132,6 +134,8 @@ def faces_key(faces: list[FaceJob]) -> str:
     for f in faces:
         h.update(np.round(np.asarray(f.landmarks, np.float32), 2).tobytes())
         h.update(b"x" if f.xseg is not None else b"-")
+        if f.border != "black":
+            h.update(f.border.encode())
     return h.hexdigest()[:12]
 
 
@@ -264,6 +268,7 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
     marking = Marking.for_predictor(predictor, o.label)
 
     groups = read_dst_faces(aligned, ctx.warn, workers)
+    border = extraction_border(aligned)  # for faces that do not record their fill past the frame edge
     stems = [p.stem for p in frames]
     orphans = sorted(set(groups) - set(stems))
     if orphans and not o.limit:
@@ -306,7 +311,7 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
     todo: list[_Frame] = []
     resumed = 0
     for i, (p, stem, s) in enumerate(zip(frames, stems, per_frame)):
-        faces_now = [face_job(f, False) for f in groups.get(stem, [])]
+        faces_now = [face_job(f, False, border) for f in groups.get(stem, [])]
         key = settings_key(s, model=predictor.name, iteration=predictor.iteration, label=o.label,
                            faces=faces_key(faces_now), pipeline=PIPELINE_VERSION, res=res)
         if not o.restart and (mask_dir / f"{stem}.png").exists() and merged_key(out_dir / f"{stem}.png") == key:
@@ -332,7 +337,7 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
         uses_xseg = fr.settings.mask_mode in XSEG_MASK_MODES
         for f in groups.get(fr.stem, []):
             try:
-                job = face_job(f, uses_xseg)
+                job = face_job(f, uses_xseg, border)
             except (OSError, ValueError) as exc:
                 fr.error = f"{f.path}: {exc}"
                 continue

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import DflError
 from ..faces.facetype import FaceType
-from ..faces.landmarks import get_image_hull_mask, get_transform_mat, transform_points
+from ..faces.landmarks import border_args, get_image_hull_mask, get_transform_mat, transform_points
 from . import filters
 from .color_transfer import color_transfer, hist_match
 from .options import FrameSettings
@@ -53,6 +53,7 @@ class FaceJob:
     eyebrows_expand_mod: float = 1.0
     xseg: np.ndarray | None = None  # the face's stored XSeg mask (HxW float32 0..1), aligned-face space
     xseg_to_frame: np.ndarray | None = None  # 2x3: XSeg-mask pixels -> frame pixels
+    border: str = "black"  # fill past the frame edge, as the face was extracted (faces.extract_state.face_border)
 
 
 @dataclass
@@ -92,12 +93,14 @@ def cut_input(frame: np.ndarray, face: FaceJob, res: int, face_type: FaceType | 
               exact: bool = False) -> np.ndarray:
     """The model's input for one face: the dst face cut with the model's face type at its resolution.
 
-    As DeepFaceLab's merger: cubic warp, black outside the frame. ``exact``: float32 in [0, 1]
-    warped from the float frame and clipped, bit for bit what DeepFaceLab feeds its model (only
-    the frame area the crop reads is converted); otherwise uint8 (within 0.5/255 of it)."""
+    As DeepFaceLab's merger: cubic warp, black outside the frame (or the frame's edge replicated,
+    for faces extracted with ``--border replicate``: the fill the model was trained on). ``exact``:
+    float32 in [0, 1] warped from the float frame and clipped, bit for bit what DeepFaceLab feeds
+    its model (only the frame area the crop reads is converted); otherwise uint8 (within 0.5/255 of it)."""
     mat = get_transform_mat(face.landmarks, res, face_type)
+    fill = border_args(face.border)
     if not exact:
-        return cv2.warpAffine(frame, mat, (res, res), flags=_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.warpAffine(frame, mat, (res, res), flags=_CUBIC, **fill)
     h, w = frame.shape[:2]
     corners = transform_points(np.array([[0, 0], [res, 0], [0, res], [res, res]], np.float32), mat, invert=True)
     x0, y0 = np.floor(corners.min(0)).astype(int) - 3
@@ -109,8 +112,8 @@ def cut_input(frame: np.ndarray, face: FaceJob, res: int, face_type: FaceType | 
     m = np.asarray(mat, np.float64).copy()
     m[:, 2] += m[:, 0] * x0 + m[:, 1] * y0  # the same mapping with the ROI's origin
     # pixels of the frame outside the ROI are never read by the cubic kernel, except at the frame
-    # edge, where the ROI edge *is* the frame edge: black beyond it, as in DeepFaceLab
-    out = cv2.warpAffine(roi, m, (res, res), flags=_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # edge, where the ROI edge *is* the frame edge: black beyond it, as in DeepFaceLab (or replicated)
+    out = cv2.warpAffine(roi, m, (res, res), flags=_CUBIC, **fill)
     return np.clip(out, 0.0, 1.0, out=out)
 
 
@@ -384,8 +387,9 @@ def merge_frame(frame: np.ndarray, faces: list[FaceJob], preds: list[Prediction]
             continue
 
         # -- the face, in face space -----------------------------------------------------
+        # the dst face as the model saw it (same fill past the frame edge): colour references
         dst_face = to_float(cv2.warpAffine(frame, geo.face_mat, (out_size, out_size), flags=_CUBIC,
-                                           borderMode=cv2.BORDER_REPLICATE))
+                                           **border_args(face.border)))
         area = (wrk > 0.5).astype(np.float32)
         seamless = s.mode.startswith("seamless")
         if not seamless and s.color_transfer != "none":
@@ -403,11 +407,14 @@ def merge_frame(frame: np.ndarray, faces: list[FaceJob], preds: list[Prediction]
                 x = cloned
         if post:
             blended = blend(frame_roi, x, m)
+            # the merged face re-cut for the filters below: only its in-frame part is pasted back,
+            # and a replicated edge keeps blur and sharpening from pulling black into the frame's
+            # edge pixels (DeepFaceLab's black fill darkens them here)
             face2 = cv2.warpAffine(blended, geo.rel(geo.out_mat), (out_size, out_size), flags=_CUBIC,
                                    borderMode=cv2.BORDER_REPLICATE)
             if seamless and (s.color_transfer != "none" or s.mode == "seamless-hist-match"):
                 ref = dst_face if s.face_scale == 0 else to_float(cv2.warpAffine(
-                    frame, geo.out_mat, (out_size, out_size), flags=_CUBIC, borderMode=cv2.BORDER_REPLICATE))
+                    frame, geo.out_mat, (out_size, out_size), flags=_CUBIC, **border_args(face.border)))
                 fa = area if s.face_scale == 0 else (cv2.warpAffine(
                     m, geo.rel(geo.out_mat), (out_size, out_size), flags=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
                 if s.color_transfer != "none":

@@ -3,7 +3,8 @@
 Each aligned face names its frame (``source_filename``) and its landmarks in that frame; the
 frame is found beside the ``aligned/`` folder (``data_dst/00001.png`` for
 ``data_dst/aligned/00001_0.jpg``), and the model input is cut from it exactly as the merger
-(and DeepFaceLab's merger) does: :func:`~dfl_tui.merge.masked.cut_input` with ``exact``.
+(and DeepFaceLab's merger) does: :func:`~dfl_tui.merge.masked.cut_input` with ``exact``, filled
+past the frame edge as the face was extracted (black, as DeepFaceLab, unless ``--border replicate``).
 Outputs are float32 NHWC in [0, 1], BGR: ``face`` (the predicted src face), ``mask_src`` (the
 mask predicted with it), ``mask_dst`` (the dst decoder's mask), plus ``input`` (what the model
 got) and ``files`` (the face names).
@@ -40,9 +41,11 @@ def model_inputs(faces: list[Path], res: int, face_type: str, warn: Callable[[st
     import cv2
 
     from ..faces.dflimg import FaceFileError, read_meta
+    from ..faces.extract_state import extraction_border, face_border
     from .masked import FaceJob, cut_input
 
     out, names = [], []
+    folder_border: dict[Path, str] = {}
     for p in faces:
         p = Path(p)
         try:
@@ -60,7 +63,10 @@ def model_inputs(faces: list[Path], res: int, face_type: str, warn: Callable[[st
             warn(str(exc))
             continue
         lm = np.asarray(meta.source_landmarks, np.float32)
-        out.append(cut_input(frame, FaceJob(lm, str(p)), res, face_type, exact=True))
+        if p.parent not in folder_border:
+            folder_border[p.parent] = extraction_border(p.parent)
+        job = FaceJob(lm, str(p), border=face_border(meta, folder_border[p.parent]))
+        out.append(cut_input(frame, job, res, face_type, exact=True))
         names.append(p.name)
     return (np.stack(out) if out else np.zeros((0, res, res, 3), np.float32)), names
 

@@ -52,7 +52,7 @@ class FitterReady(Message):
 
 
 class FramesListed(Message):
-    def __init__(self, frames: list[Path], error: str | None, fmt: tuple[FaceType, int, str] | None) -> None:
+    def __init__(self, frames: list[Path], error: str | None, fmt: manual.SetFormat | None) -> None:
         super().__init__()
         self.frames, self.error, self.fmt = frames, error, fmt
 
@@ -154,7 +154,7 @@ class ManualExtractScreen(CanvasToolScreen):
         self.skipped = 0
         self.note = ""
         self.writer: Any = None
-        self.fmt: tuple[FaceType, int, str] | None = None
+        self.fmt: manual.SetFormat | None = None
         self._pending: int | None = None
         self._fit_busy = False
 
@@ -242,15 +242,15 @@ class ManualExtractScreen(CanvasToolScreen):
     def _make_writer(self) -> None:
         _frames_dir, aligned, debug_dir = self._dirs()
         o = self.options
-        if self.fmt is not None:  # faces join a set: keep its face type, size and format
-            ft, size, ext = self.fmt
+        if self.fmt is not None:  # faces join a set: keep its face type, size, format and border fill
+            ft, size, ext, border = self.fmt
         elif o is not None and getattr(o, "face_type", None):
-            ft, size, ext = o.face_type_enum, o.image_size, o.format
+            ft, size, ext, border = o.face_type_enum, o.image_size, o.format, getattr(o, "border", "black")
         else:
-            ft, size, ext = FaceType.WHOLE_FACE, 512, "jpg"
+            ft, size, ext, border = FaceType.WHOLE_FACE, 512, "jpg", "black"
         debug = bool(getattr(o, "debug", True)) if o is not None else True
         quality = int(getattr(o, "jpeg_quality", 90)) if o is not None else 90
-        self.writer = manual.ManualWriter(aligned, debug_dir if debug else None, ft, size, ext, quality)
+        self.writer = manual.ManualWriter(aligned, debug_dir if debug else None, ft, size, ext, quality, border)
 
     # -- frames --------------------------------------------------------------------------------------
     def _open(self, index: int) -> None:
