@@ -389,8 +389,9 @@ def test_bench_train_prints_figures(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["it_per_s"] > 0 and r["samples_per_s"] == pytest.approx(2 * r["it_per_s"])
     assert r["augment_ms_per_batch"] > 0 and r["faces_it_per_s"] > 0 and r["flops_per_iter"] > 0
-    # the share of peak is measured: a matmul probe in the same run
-    assert r["matmul_tflops"] > 0 and r["share_of_matmul"] == pytest.approx(r["tflops"] / r["matmul_tflops"])
+    # the share of peak is measured: matmul and convolution probes in the same run
+    assert r["probe_tflops"] == max(r["matmul_tflops"], r["conv_tflops"]) > 0
+    assert r["share_of_probe"] == pytest.approx(r["tflops"] / r["probe_tflops"])
     # the full trainer beside bare steps of its model, its iteration split into parts
     assert r["faces_iteration_ms"] > 0 and r["faces_bare_step_ms"] > 0 and r["faces_iters"] >= 2
     assert r["faces_overhead"] == pytest.approx(r["faces_iteration_ms"] / r["faces_bare_step_ms"] - 1)
@@ -398,7 +399,7 @@ def test_bench_train_prints_figures(tmp_path, capsys):
     assert not (ws.root / "model").exists()  # the trainer ran in a scratch folder
     assert cli.main(args) == 0
     out = capsys.readouterr().out
-    assert "matmul probe" in out and "full trainer" in out and "overhead" in out
+    assert "peak probe" in out and "full trainer" in out and "overhead" in out
 
 
 def test_bench_samples_only_measures_the_pipeline_per_core(tmp_path, capsys):

@@ -1,7 +1,7 @@
 """``dfl-tui bench train --model M [--res R] [--batch B] [--faces] [--samples-only] [--json]``.
 
 The model figures (the bare step on random batches: its median time, samples/s, peak memory,
-FLOPs, achieved FLOP/s and the share of a matmul probe measured in the same run) come from
+FLOPs, achieved FLOP/s and the share of matmul/convolution probes measured in the same run) come from
 :func:`dfl_tui.models.bench.run_bench`. This wrapper adds what the trainer spends around the step:
 
 * ``augment``: milliseconds to augment one batch on the same device, timed alone;
