@@ -335,8 +335,10 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"sample pipeline ({figs['resolution']} px batch {figs['batch']}): augmentation on "
                          f"{result.get('device')} "
                          f"{_f(aug, 2)} ms/batch (ct rct {_f(figs.get('augment_ms_per_batch_ct_rct'), 2)} ms); "
-                         "decoding " + ", ".join(f"{r['threads']} thr {r['samples_per_s']:.0f}/s" if "samples_per_s" in r
-                                                 else f"{r['threads']} thr error" for r in figs.get("decode", [])))
+                         "decoding " + ", ".join(
+                             (f"{r['processes']} proc" if r.get("processes") else f"{r['threads']} thr")
+                             + (f" {r['samples_per_s']:.0f}/s" if "samples_per_s" in r else " error")
+                             for r in figs.get("decode", [])))
             need = (result.get("derived") or {}).get("samples_needed_per_side_per_s")
             if need:
                 lines.append(f"  the fastest SAEHD step needs {need:.0f} samples/s per side "

@@ -462,7 +462,7 @@ def samples(sec: Section) -> dict[str, Any]:
 
     from ..faces.facetype import FaceType
     from ..train.bench import bench_augment
-    from ..train.samples import FaceSource, default_threads, load_faceset
+    from ..train.samples import FaceSource, default_processes, default_threads, load_faceset
 
     res, batch = (32, 2) if sec.dry else (int(sec.params.get("res", 256)), int(sec.params.get("batch", 16)))
     ws = _workspace(sec)
@@ -481,9 +481,10 @@ def samples(sec: Section) -> dict[str, Any]:
     cores = os.cpu_count() or 1
     threads = sorted({1, default_threads(), cores})
     out["decode"] = []
-    for n in threads:
+    # threads, then the trainer's loader processes on a GPU (all cores but one): decoding scales with those
+    for n, procs in [(t, 0) for t in threads] + [(default_threads(), default_processes("cuda"))]:
         fs = FaceSource(src, res, FaceType.from_string(cfg["face_type"]), batch, seed=0, cache_bytes=0, threads=n,
-                        prefetch=4, label="src")
+                        prefetch=4, label="src", processes=procs)
         try:
             fs.start()
             fs.next()
@@ -492,14 +493,15 @@ def samples(sec: Section) -> dict[str, Any]:
             for _ in range(k):
                 fs.next()
             el = time.perf_counter() - t0
-            row = {"threads": n, "samples_per_s": k * batch / el, "batches": k}
+            row = {"threads": n, "processes": procs, "samples_per_s": k * batch / el, "batches": k}
         except Exception as exc:  # noqa: BLE001
-            row = {"threads": n, "error": error_text(exc)}
+            row = {"threads": n, "processes": procs, "error": error_text(exc)}
         finally:
             fs.close()
         out["decode"].append(row)
-        sec.log(f"face decoding, {n} thread(s): " + (f"{row['samples_per_s']:.0f} samples/s" if "samples_per_s" in row
-                                                      else row["error"]))
+        how = f"{procs} loader process(es)" if procs else f"{n} thread(s)"
+        sec.log(f"face decoding, {how}: " + (f"{row['samples_per_s']:.0f} samples/s" if "samples_per_s" in row
+                                             else row["error"]))
     out["default_threads"] = default_threads()
     out["cpu_count"] = cores
     return out
