@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print the model's saved options as JSON (usable with --options) and exit")
     g.add_argument("--request", choices=REQUESTS, default=None,
                    help="ask the model's running training to save, back up, refresh its preview or stop")
+    g.add_argument("--restore-backup", metavar="SLOT", default=None,
+                   help="make autobackup SLOT (01 = newest) the model's checkpoint and options again; the copies "
+                        "it replaces are kept beside them as *.replaced-TIME")
     g.add_argument("--json", action="store_true", help="print the final job status as JSON")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
@@ -81,7 +84,22 @@ def run(args: argparse.Namespace) -> int:
         mdir = ModelDir.of(ws, name)
     except ValueError as exc:
         return _err(str(exc))
-    saved = mdir.read_options()
+    from ..errors import DflError
+
+    if args.restore_backup:
+        if active_run(ws, mdir) is not None:
+            return _err(f"model '{name}' is training now: stop it first")
+        from ..train.checkpoint import restore_backup
+
+        try:
+            print(restore_backup(mdir, args.restore_backup))
+        except DflError as exc:
+            return _err(str(exc))
+        return 0
+    try:
+        saved = mdir.read_options()
+    except DflError as exc:
+        return _err(str(exc))
 
     if args.show_options:
         if not saved:
@@ -108,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             fixed = " (Quick96's settings are fixed)" if kind == "Quick96" else ""
             return _err(f"{', '.join('--' + n.replace('_', '-') for n in extra)}: not an option of {kind}{fixed}")
     try:
-        resolved = resolve(opts, saved)
+        resolved = resolve(opts, saved, str(mdir.options_path))
     except optmod.OptionError as exc:
         return _err(str(exc))
     live = active_run(ws, mdir)

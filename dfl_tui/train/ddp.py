@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .. import jobs
     from .. import options as optmod
+    from ..errors import DflError
     from ..jobs.context import JobContext
     from ..jobs.runner import execute
     from ..workspace import Workspace
@@ -65,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         opts = optmod.from_namespace(TrainOptions, args, base={"device": device})
         if rank == 0:
-            saved = ModelDir.of(ws, opts.model_dir_name or (opts.model or "")).read_options()
-            resolve(opts, saved)  # fail early (same message on the terminal) before making a job
-    except (optmod.OptionError, ValueError) as exc:
+            mdir = ModelDir.of(ws, opts.model_dir_name or (opts.model or ""))
+            resolve(opts, mdir.read_options(), str(mdir.options_path))  # fail early, before making a job
+    except (optmod.OptionError, ValueError, DflError) as exc:
         print(f"rank {rank}: {exc}", file=sys.stderr)
         dist.destroy_process_group()
         return 2

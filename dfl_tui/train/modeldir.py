@@ -19,11 +19,13 @@ Light module (no torch, no numpy): the TUI imports it.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from ..util.atomic import atomic_write_json, read_json
 
 CKPT = "checkpoint"
@@ -96,9 +98,20 @@ class ModelDir:
     def exists(self) -> bool:
         return self.options_path.exists()
 
-    def read_options(self) -> dict[str, Any] | None:
-        data = read_json(self.options_path, None)
-        return data if isinstance(data, dict) else None
+    def has_checkpoints(self) -> bool:
+        """Any checkpoint folder, complete or not, or an autobackup: the model was saved before."""
+        return any(self.checkpoint(w).exists() for w in (CKPT, CKPT_PREV, CKPT_NEW)) or bool(self.backups())
+
+    def read_options(self, strict: bool = True) -> dict[str, Any] | None:
+        """The saved options; None for a model never created. A damaged or wrong-typed file, or a
+        missing one beside checkpoints, raises :class:`ModelFileError` naming it (``strict``; a
+        display passes ``strict=False`` and gets None)."""
+        try:
+            return check_options(self)
+        except ModelFileError:
+            if strict:
+                raise
+            return None
 
     def write_options(self, data: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -135,6 +148,49 @@ class ModelDir:
         return sorted(p for p in self.backups_dir.iterdir() if p.is_dir() and p.name.isdigit())
 
 
+class ModelFileError(InputError):
+    """A model's own file (options.json) is damaged or missing: the message names it and the way back."""
+
+
+# Fields of options.json and their JSON types (the trainer's and XSeg's layout).
+_OPTION_FIELDS: dict[str, tuple[type, ...]] = {"format": (str,), "model": (str,), "options": (dict,),
+                                               "trainer": (dict,), "fixed": (list,), "created": (int, float)}
+
+
+def check_options(mdir: "ModelDir") -> dict[str, Any] | None:
+    """Read and check ``options.json`` (see :meth:`ModelDir.read_options`)."""
+    path = mdir.options_path
+    back = next((b / path.name for b in mdir.backups() if (b / path.name).is_file()), None)
+    way_back = (f"copy {back} over it (the newest autobackup), or 'dfl-tui train --name {mdir.name} "
+                f"--restore-backup {back.parent.name}'" if back else "fix it by hand (it is JSON)")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if mdir.has_checkpoints():
+            raise ModelFileError(f"{path} is missing but model '{mdir.name}' has checkpoints: it is not a new model. "
+                                 f"Nothing was changed; {way_back}") from None
+        return None
+    except OSError as exc:
+        raise ModelFileError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ModelFileError(f"{path} is damaged (not valid JSON: {exc}; {len(raw)} bytes). Nothing was changed; "
+                             f"{way_back}") from None
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{path} holds a JSON {type(data).__name__}, not an object. Nothing was changed; "
+                             f"{way_back}")
+    for key, kinds in _OPTION_FIELDS.items():
+        v = data.get(key)
+        if v is not None and (not isinstance(v, kinds) or isinstance(v, bool)):
+            raise ModelFileError(f"{path}: '{key}' is a {type(v).__name__}, expected "
+                                 f"{' or '.join(k.__name__ for k in kinds)}. Nothing was changed; {way_back}")
+    if not data.get("model"):
+        raise ModelFileError(f"{path} does not say which model it is ('model' is missing). Nothing was changed; "
+                             f"{way_back}")
+    return data
+
+
 def list_models(workspace: Any) -> list[ModelDir]:
     """Trained models (folders with an options.json written by the trainer) in a workspace."""
     root = Path(workspace.model_dir)
@@ -144,10 +200,11 @@ def list_models(workspace: Any) -> list[ModelDir]:
     for d in sorted(root.iterdir()):
         md = ModelDir(d)
         if d.is_dir() and md.exists():
-            opts = md.read_options() or {}
+            opts = md.read_options(strict=False) or {}
             if opts.get("format", "").startswith("dfl-tui-model"):
                 out.append(md)
     return out
 
 
-__all__ = ["CKPT", "CKPT_NEW", "CKPT_PREV", "MANIFEST", "ModelDir", "list_models", "slug"]
+__all__ = ["CKPT", "CKPT_NEW", "CKPT_PREV", "MANIFEST", "ModelDir", "ModelFileError", "check_options",
+           "list_models", "slug"]

@@ -59,6 +59,8 @@ class TrainerFields:
     loader_threads: int = opt(0, "face decoding threads per side; 0 = auto", min=0, max=64, advanced=True)
     loader_processes: int = opt(-1, "face decoding processes shared by both sides; -1 = auto (on a GPU all cores "
                                 "but one, on the CPU none); 0 = threads only", min=-1, max=256, advanced=True)
+    reset_optimizer: bool = opt(False, "continue a model whose optimizer state is damaged with a fresh optimizer "
+                                "(its network weights must be intact)", advanced=True)
 
 
 # Saved with the model (None in TrainOptions = keep the saved value); value for a new model.
@@ -239,11 +241,12 @@ class Resolved:
         return out
 
 
-def resolve(opts: Any, saved: dict[str, Any] | None) -> Resolved:
+def resolve(opts: Any, saved: dict[str, Any] | None, source: str = "options.json") -> Resolved:
     """Combine the requested options with a model's saved ``options.json`` (None: a new model).
 
     Fixed options keep their saved value (reported in ``kept``); the others take the requested
-    value when one is given. Raises :class:`OptionError` for a model of another kind.
+    value when one is given. Raises :class:`OptionError` for a model of another kind, or naming
+    ``source`` for a saved value of the wrong type or out of range.
     """
     opts = with_options_file(opts)
     saved_model = (saved or {}).get("model")
@@ -262,13 +265,19 @@ def resolve(opts: Any, saved: dict[str, Any] | None) -> Resolved:
     if saved_model and saved_model != opts.model:
         raise OptionError(f"model '{opts.model_dir_name}' is a {saved_model} model, not {opts.model}: "
                           f"use --model {saved_model} or another --name")
-    base = optmod.from_dict(cls, saved.get("options") or {})
+    try:
+        base = optmod.from_dict(cls, saved.get("options") or {})
+        specs = {s.name: s for s in optmod.describe(TrainOptions)}
+        saved_trainer = {**TRAINER_PERSISTED, **{k: optmod.coerce(specs[k], v) for k, v in
+                                                 (saved.get("trainer") or {}).items() if k in TRAINER_PERSISTED}}
+    except OptionError as exc:
+        raise OptionError(f"{source}: saved {exc}; nothing was changed. Fix that value in the file, or restore the "
+                          f"file from an autobackup") from None
     merged, kept_names = optmod.merge(base, asked_model)
     old = optmod.to_dict(base)
     new = optmod.to_dict(merged)
     changed = [(k, old[k], new[k]) for k in new if old.get(k) != new[k]]
     kept = [(k, old[k], asked_model[k]) for k in kept_names]
-    saved_trainer = {**TRAINER_PERSISTED, **(saved.get("trainer") or {})}
     trainer = {**saved_trainer, **asked_trainer}
     changed += [(k, saved_trainer[k], trainer[k]) for k in trainer if saved_trainer.get(k) != trainer[k]]
     return Resolved(opts.model, new, trainer, False, changed, kept)

@@ -84,7 +84,7 @@ class Trainer:
             raise InputError(str(exc)) from None
         self.saved = self.mdir.read_options()
         try:
-            self.resolved = resolve(opts, self.saved)
+            self.resolved = resolve(opts, self.saved, str(self.mdir.options_path))
         except optmod.OptionError as exc:
             raise InputError(str(exc)) from None
         self.kind = self.resolved.model
@@ -127,7 +127,8 @@ class Trainer:
         except optmod.OptionError as exc:
             raise InputError(str(exc)) from None
         self.model.train()
-        got = ckpt.load_checkpoint(self.mdir, warn=self.ctx.warn)
+        got = ckpt.load_checkpoint(self.mdir, warn=self.ctx.warn, optional=ckpt.optimizer_parts(self.model),
+                                   reset_optional=bool(self.opts.reset_optimizer))
         self.trainer_state: dict[str, Any] = {}
         if got is not None:
             parts, manifest, folder = got

@@ -65,23 +65,41 @@ class XSegModel:
         return self.net.predict(x)[:, 0].float().cpu().numpy()
 
 
+FIXED = ("face_type", "resolution", "base_ch")
+
+
+def saved_fixed(mdir: ModelDir, saved: dict[str, Any], asked: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The options fixed when the XSeg model was created, checked (a wrong type names options.json)."""
+    from .. import options as optmod
+    from .options import XSegTrainOptions
+
+    specs = {s.name: s for s in optmod.describe(XSegTrainOptions)}
+    kept = saved.get("options") or {}
+    try:
+        return {k: optmod.coerce(specs[k], kept[k]) if k in kept else (asked or {}).get(k, specs[k].default)
+                for k in FIXED}
+    except optmod.OptionError as exc:
+        raise DflError(f"{mdir.options_path}: saved {exc}; nothing was changed. Fix that value in the file, or "
+                       f"start a new model with --restart") from None
+
+
 def load_xseg(mdir: ModelDir, device: torch.device | str = "cpu", warn: Any = None) -> XSegModel:
     """Load the newest complete checkpoint; a clear error when there is none (never a silent 0.5 mask)."""
     saved = mdir.read_options()
     if not saved or saved.get("model") != MODEL_NAME:
         raise DflError(f"no trained XSeg model in {mdir.root}: label faces in the XSeg editor and run "
                        "'dfl-tui xseg train', or use 'dfl-tui xseg apply-generic' for a mask with no training")
-    o = saved.get("options") or {}
-    res, base = int(o.get("resolution", 256)), int(o.get("base_ch", 32))
-    ft = FaceType.from_string(o.get("face_type", "whole"))
-    got = load_checkpoint(mdir, warn)
+    o = saved_fixed(mdir, saved)
+    res, base = int(o["resolution"]), int(o["base_ch"])
+    ft = FaceType.from_string(o["face_type"])
+    got = load_checkpoint(mdir, warn, optional=[OPT_PART], reset_optional=True)  # applying needs no optimizer
     if got is None:
         raise DflError(f"the XSeg model in {mdir.root} has no saved checkpoint yet: let 'dfl-tui xseg train' "
                        "run until its first save (or press save in its monitor)")
     parts, manifest, _folder = got
     parts.pop(RNG_PART, None)
     dev = torch.device(device)
-    net = XSegNet(res, base, upconv=str(o.get("upconv", LEGACY_UPCONV)))
+    net = XSegNet(res, base, upconv=str((saved.get("options") or {}).get("upconv", LEGACY_UPCONV)))
     net.load_state_dict(parts[NET_PART])
     net.to(dev, memory_format=torch.channels_last).eval()
     return XSegModel(net, ft, res, int(manifest.get("iteration", 0)), dev)

@@ -65,6 +65,8 @@ class XSegTrainOptions:
     preview_every: int = opt(200, "write a preview image every N iterations", min=1, max=100000, advanced=True)
     max_preview_rows: int = opt(4, "rows per preview panel", min=1, max=8, advanced=True)
     restart: bool = opt(False, "start a new model (the old one goes to model/.trash)")
+    reset_optimizer: bool = opt(False, "continue a model whose optimizer state is damaged with a fresh optimizer "
+                                "(its network weights must be intact)", advanced=True)
     device: str = device_option("where training runs", advanced=True)
     workers: int = opt(-1, "sample-loading processes (-1 = auto, 0 = in the training process)", min=-1, max=32,
                        advanced=True)

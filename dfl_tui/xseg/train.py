@@ -43,12 +43,11 @@ from ..train.summary import summary_text
 from ..util.atomic import atomic_write_json, atomic_write_text
 from ..util.prefetch import Prefetcher
 from .augment import augment
-from .model import FORMAT, NET_PART, OPT_PART, model_dir_for
+from .model import FIXED, FORMAT, NET_PART, OPT_PART, model_dir_for, saved_fixed
 from .net import LEGACY_UPCONV, XSegNet, count_parameters
 from .options import MODEL_NAME, XSegTrainOptions
 from .samples import XSegSample, folders_for, load_face_only, load_truth, scan, training_set
 
-FIXED = ("face_type", "resolution", "base_ch")
 PREVIEW_PANELS = ("XSeg training faces", "XSeg src faces", "XSeg dst faces")
 
 
@@ -222,14 +221,14 @@ class XSegTrainer:
         if saved.get("model") != MODEL_NAME:
             raise InputError(f"{self.mdir.root} holds a {saved.get('model')} model, not XSeg; "
                              "choose another --model-dir")
-        kept = dict(saved.get("options") or {})
+        kept = saved_fixed(self.mdir, saved, asked)
         for k in FIXED:
-            if k in kept and kept[k] != asked[k]:
+            if kept[k] != asked[k]:
                 spec = {s.name: s for s in optmod.describe(XSegTrainOptions)}[k]
                 if asked[k] != spec.default:
                     self.ctx.warn(f"{k} stays {kept[k]!r} (fixed when the model was created; "
                                   "--restart for a new model)")
-        return {**{k: kept.get(k, asked[k]) for k in FIXED}, "upconv": kept.get("upconv", LEGACY_UPCONV)}
+        return {**kept, "upconv": str((saved.get("options") or {}).get("upconv", LEGACY_UPCONV))}
 
     def _restart(self) -> None:
         if not self.mdir.root.exists():
@@ -258,7 +257,8 @@ class XSegTrainer:
         from ..models.optim import RMSprop
 
         self.opt = RMSprop(self.net.named_parameters(), lr=float(opts.lr), lr_dropout=float(opts.lr_dropout))
-        got = ckpt.load_checkpoint(self.mdir, warn=self.ctx.warn) if self.mdir.root.exists() else None
+        got = ckpt.load_checkpoint(self.mdir, warn=self.ctx.warn, optional=[OPT_PART],
+                                   reset_optional=bool(opts.reset_optimizer)) if self.mdir.root.exists() else None
         if got is not None:
             parts, manifest, folder = got
             self.net.load_state_dict(parts[NET_PART])

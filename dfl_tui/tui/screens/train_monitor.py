@@ -253,7 +253,7 @@ class TrainMonitorScreen(Screen):
         if name is None:
             return snap
         mdir = ModelDir.of(ws, name)
-        opts = mdir.read_options() or {}
+        opts = mdir.read_options(strict=False) or {}
         snap.kind = str(opts.get("model") or "")
         snap.trainer_opts = dict(opts.get("trainer") or {})
         snap.state = mdir.read_state()
@@ -515,7 +515,7 @@ class TrainMonitorScreen(Screen):
         saved, name = None, ""
         if self.snap and self.snap.model:
             name = self.snap.model
-            saved = ModelDir.of(self.app.workspace, name).read_options()  # type: ignore[attr-defined]
+            saved = ModelDir.of(self.app.workspace, name).read_options(strict=False)  # type: ignore[attr-defined]
         self.app.push_screen(StepScreen(entry, values=form_values(saved, name)))
 
     def action_back(self) -> None:
