@@ -7,3 +7,15 @@ xseg, models) is imported only inside job processes.
 
 __version__ = "0.1.0"
 TOOL_NAME = "dfl-tui"
+
+
+def _bound_image_decoding() -> None:
+    """OpenCV refuses images over dfl-tui's pixel limit (read when OpenCV loads, so set here)."""
+    import os
+
+    from .util.imagesize import MAX_PIXELS
+
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+
+
+_bound_image_decoding()

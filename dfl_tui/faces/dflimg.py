@@ -42,9 +42,21 @@ class UnsafeMetadataError(FaceFileError):
     """Metadata that would run code or build unknown objects if unpickled."""
 
 
+class BadMetadataError(FaceFileError):
+    """Metadata that unpickles but holds the wrong types or shapes, NaN/inf or absurd values."""
+
+
 # ---------------------------------------------------------------------------
 # Restricted reading
 # ---------------------------------------------------------------------------
+
+
+# What a face's metadata may ask for. A real one is a few kB (DeepFaceLab's JPEG segment holds
+# 64 kB); these bounds only stop hostile files from taking the machine's memory or time.
+MAX_METADATA_BYTES = 16 << 20  # the pickle itself
+MAX_ALLOC = 16 << 20  # any one array or bytearray built from it
+MAX_DEPTH = 64  # nesting of lists/dicts
+NUMERIC_KINDS = "biufc"  # bool, ints, floats, complex: the only array dtypes metadata holds
 
 
 def _latin1_encode(obj: str, encoding: str = "latin1") -> bytes:
@@ -53,40 +65,136 @@ def _latin1_encode(obj: str, encoding: str = "latin1") -> bytes:
     return obj.encode("latin1")
 
 
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    recon = np.ndarray.__reduce__(np.zeros(1))[0]  # numpy's own _reconstruct, whatever its module
-    scalar = np.float64(0).__reduce__()[0]
-    allowed: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("builtins", "set"): set,
-        ("builtins", "frozenset"): frozenset,
-        ("builtins", "bytearray"): bytearray,
-        ("builtins", "complex"): complex,
-        ("__builtin__", "set"): set,
-        ("collections", "OrderedDict"): dict,
-        ("_codecs", "encode"): _latin1_encode,
-    }
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(mod, "_reconstruct")] = recon
-        allowed[(mod, "scalar")] = scalar
-    return allowed
+def _bytearray(*args: Any) -> bytearray:
+    if args and isinstance(args[0], int) and args[0] > MAX_ALLOC:
+        raise pickle.UnpicklingError(f"refused a {args[0]}-byte bytearray (over the {MAX_ALLOC >> 20} MB limit)")
+    return bytearray(*args)
 
 
-_ALLOWED: dict[tuple[str, str], Any] | None = None
+class _Dtype:
+    """A numpy dtype as the pickle describes it; made real only once checked (numpy's own
+    ``__setstate__`` would accept object dtypes, whose arrays crash the reader)."""
+
+    def __init__(self, spec: Any = "f8", *_: Any) -> None:
+        self.spec, self.state = spec, None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def real(self) -> np.dtype:
+        if not isinstance(self.spec, str):
+            raise pickle.UnpicklingError(f"refused the dtype {self.spec!r}")
+        try:
+            d = np.dtype(self.spec)
+        except TypeError as exc:
+            raise pickle.UnpicklingError(f"refused the dtype {self.spec!r} ({exc})") from None
+        if d.kind not in NUMERIC_KINDS or d.fields is not None or d.subdtype is not None:
+            raise pickle.UnpicklingError(f"refused the dtype {d} (metadata holds numbers only)")
+        st = self.state
+        if st is not None:
+            if not isinstance(st, tuple) or len(st) < 2 or any(x is not None for x in st[2:5]):
+                raise pickle.UnpicklingError(f"refused a changed dtype {self.spec!r}")
+            if st[1] in ("<", ">"):
+                d = d.newbyteorder(st[1])
+        return d
+
+
+class _Array:
+    """``numpy._core.multiarray._reconstruct`` + ``__setstate__``, checked: shape, dtype and data
+    length agree and stay under :data:`MAX_ALLOC` before anything is allocated."""
+
+    def __init__(self, subtype: Any = None, shape: Any = (0,), typecode: Any = b"b") -> None:
+        if subtype is not _ndarray:
+            raise pickle.UnpicklingError("refused an array of another type than numpy.ndarray")
+        self.state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def real(self) -> np.ndarray:
+        st = self.state
+        if st is None:
+            return np.zeros((0,), np.int8)
+        if not isinstance(st, tuple) or len(st) not in (4, 5):
+            raise pickle.UnpicklingError("refused an array with a malformed state")
+        shape, dtype, fortran, raw = st[-4:]
+        if not isinstance(shape, tuple) or not all(isinstance(n, int) and 0 <= n <= MAX_ALLOC for n in shape):
+            raise pickle.UnpicklingError(f"refused an array of shape {shape!r}")
+        if not isinstance(dtype, _Dtype) or not isinstance(raw, (bytes, bytearray)):
+            raise pickle.UnpicklingError("refused an array without plain data")
+        d = dtype.real()
+        count = 1
+        for n in shape:
+            count *= n
+        if count * d.itemsize > MAX_ALLOC:
+            raise pickle.UnpicklingError(f"refused an array of {count * d.itemsize} bytes "
+                                         f"(over the {MAX_ALLOC >> 20} MB limit)")
+        if len(raw) != count * d.itemsize:
+            raise pickle.UnpicklingError(f"an array's data is {len(raw)} bytes, its shape {shape} needs "
+                                         f"{count * d.itemsize}")
+        return np.frombuffer(bytes(raw), d, count).reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _ndarray(*_: Any, **__: Any) -> Any:
+    """``numpy.ndarray`` itself: only a marker for :class:`_Array` (calling it would allocate)."""
+    raise pickle.UnpicklingError("refused to build an array other than from its pickled data")
+
+
+def _scalar(dtype: Any, data: Any = b"") -> Any:
+    if not isinstance(dtype, _Dtype) or not isinstance(data, (bytes, bytearray)):
+        raise pickle.UnpicklingError("refused a numpy scalar without plain data")
+    d = dtype.real()
+    if len(data) != d.itemsize:
+        raise pickle.UnpicklingError(f"a numpy scalar of {d} has {len(data)} bytes")
+    return np.frombuffer(bytes(data), d, 1)[0]
+
+
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("numpy", "ndarray"): _ndarray,
+    ("numpy", "dtype"): _Dtype,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "bytearray"): _bytearray,
+    ("builtins", "complex"): complex,
+    ("__builtin__", "set"): set,
+    ("collections", "OrderedDict"): dict,
+    ("_codecs", "encode"): _latin1_encode,
+    **{(mod, "_reconstruct"): _Array for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(mod, "scalar"): _scalar for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
+}
+
+
+def _realise(obj: Any, memo: dict[int, Any], depth: int = 0) -> Any:
+    """The unpickled value with checked numpy arrays and dtypes in place of their descriptions."""
+    if depth > MAX_DEPTH:
+        raise pickle.UnpicklingError(f"refused data nested more than {MAX_DEPTH} levels deep")
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes, np.generic)):
+        return obj
+    key = id(obj)
+    if key in memo:
+        return memo[key]
+    if isinstance(obj, (_Array, _Dtype)):
+        out: Any = obj.real()
+    elif isinstance(obj, dict):
+        out = {_realise(k, memo, depth + 1): _realise(v, memo, depth + 1) for k, v in obj.items()}
+    elif isinstance(obj, list):
+        out = [_realise(v, memo, depth + 1) for v in obj]
+    elif isinstance(obj, tuple):
+        out = tuple(_realise(v, memo, depth + 1) for v in obj)
+    elif isinstance(obj, (set, frozenset)):
+        out = type(obj)(_realise(v, memo, depth + 1) for v in obj)
+    elif isinstance(obj, bytearray):
+        out = obj
+    else:
+        raise pickle.UnpicklingError(f"refused a {type(obj).__name__}")
+    memo[key] = out
+    return out
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles plain types and numpy arrays only."""
+    """Unpickles plain types and numeric numpy arrays only, within size limits."""
 
     def find_class(self, module: str, name: str) -> Any:
-        global _ALLOWED
-        if _ALLOWED is None:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _ALLOWED = _allowed_globals()
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
@@ -95,9 +203,15 @@ class RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("persistent ids are not allowed")
 
+    def load(self) -> Any:
+        return _realise(super().load(), {})
 
-def restricted_loads(data: bytes, source: str = "<data>") -> Any:
-    """Unpickle ``data`` allowing only plain values and numpy arrays."""
+
+def restricted_loads(data: bytes, source: str = "<data>", max_bytes: int = MAX_METADATA_BYTES) -> Any:
+    """Unpickle ``data`` allowing only plain values and numeric numpy arrays, within size limits."""
+    if len(data) > max_bytes:
+        raise UnsafeMetadataError(f"{source}: its metadata is {len(data)} bytes, over the {max_bytes >> 20} MB "
+                                  "limit; it was not read. Re-extract this face, or delete the file.")
     try:
         obj = RestrictedUnpickler(io.BytesIO(data)).load()
     except pickle.UnpicklingError as exc:
@@ -107,7 +221,8 @@ def restricted_loads(data: bytes, source: str = "<data>") -> Any:
                 "in it ran. If you trust where this faceset came from, re-extract the faces; otherwise delete the file."
             ) from None
         raise FaceFileError(f"{source}: its metadata is corrupt ({exc})") from None
-    except (EOFError, ValueError, TypeError, IndexError, AttributeError, struct.error, MemoryError) as exc:
+    except (EOFError, ValueError, TypeError, IndexError, AttributeError, KeyError, struct.error, MemoryError,
+            RecursionError, OverflowError) as exc:
         raise FaceFileError(f"{source}: its metadata is corrupt ({type(exc).__name__}: {exc})") from None
     return obj
 
@@ -170,6 +285,55 @@ _KNOWN = ("face_type", "landmarks", "source_filename", "source_rect", "source_la
           "seg_ie_polys", "xseg_mask", "eyebrows_expand_mod")
 
 
+# Bounds of sane values: coordinates in pixels (frames are at most a few thousand pixels wide), and
+# XSeg labels: DeepFaceLab's editor draws a few dozen points per polygon, while filling a polygon
+# costs OpenCV time quadratic in its points when its edges cross (10,000 points: seconds, 100,000:
+# over ten minutes), so labels are kept to a few thousand points per face.
+MAX_COORD = 1e6
+MAX_POLYS = 256
+MAX_POLY_POINTS = 1024
+MAX_LABEL_POINTS = 4096  # all polygons of a face together
+
+
+def _bad(source: str, key: str, why: str) -> BadMetadataError:
+    return BadMetadataError(f"{source}: its metadata field '{key}' {why}; the face is skipped. Re-extract it (or "
+                            "restore its metadata), or delete the file")
+
+
+def _numbers(v: Any, source: str, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray | None:
+    """``v`` as a finite array of ``shape`` (flat input of the right size is accepted), or a named error."""
+    if v is None:
+        return None
+    try:
+        a = np.asarray(v)
+        if a.dtype.kind not in NUMERIC_KINDS:
+            raise TypeError(a.dtype)
+        a = a.astype(np.float64)
+    except (TypeError, ValueError):
+        raise _bad(source, key, f"is not a list of numbers ({type(v).__name__})") from None
+    want = int(np.prod(shape))
+    if a.size != want:
+        raise _bad(source, key, f"has {a.size} values (shape {tuple(a.shape)}), expected {'x'.join(map(str, shape))}")
+    if not np.isfinite(a).all():
+        raise _bad(source, key, "holds NaN or infinite values")
+    if np.abs(a).max(initial=0.0) > MAX_COORD:
+        raise _bad(source, key, f"holds values beyond ±{MAX_COORD:g}")
+    return a.reshape(shape).astype(dtype)
+
+
+def _face_type(v: Any, source: str) -> str:
+    from .facetype import FaceType
+
+    if v is None:
+        return "full_face"
+    if isinstance(v, (str, int, np.integer)) and not isinstance(v, bool):
+        try:
+            return FaceType.from_string(int(v) if isinstance(v, np.integer) else v).to_string()
+        except ValueError:
+            pass
+    raise _bad(source, "face_type", f"is {v!r}, not a face type")
+
+
 @dataclass
 class FaceMeta:
     """What an aligned face knows about itself (DeepFaceLab's DFLIMG dict, typed)."""
@@ -184,29 +348,50 @@ class FaceMeta:
     xseg_mask_buf: bytes | None = None  # encoded PNG/JPEG of the trained XSeg mask
     eyebrows_expand_mod: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys we do not know, kept as they were
+    # What reading had to repair (XSeg labels simplified or set aside), for the job to say; never saved.
+    notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
     # -- conversion to and from DeepFaceLab's dict --------------------------------------
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FaceMeta":
-        def arr(v: Any, dtype: Any, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
-            if v is None:
-                return None
-            a = np.asarray(v, dtype=dtype)
-            return a.reshape(shape) if shape is not None else a
-
-        polys = d.get("seg_ie_polys")
+    def from_dict(cls, d: dict[str, Any], source: str = "<face>") -> "FaceMeta":
+        """Check every known field once, here (types, shapes, finite and sane values), so every reader
+        gets a clean face or a :class:`BadMetadataError` naming ``source`` and the field."""
+        if not isinstance(d, dict):
+            raise BadMetadataError(f"{source}: its metadata is a {type(d).__name__}, not a dictionary")
+        name = d.get("source_filename")
+        if name is not None and not isinstance(name, str):
+            raise _bad(source, "source_filename", f"is a {type(name).__name__}, not text")
+        mod = d.get("eyebrows_expand_mod")
+        if mod is not None:
+            if isinstance(mod, bool) or not isinstance(mod, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(mod) or not 0 <= float(mod) <= 100:
+                raise _bad(source, "eyebrows_expand_mod", f"is {mod!r}, not a number from 0 to 100")
+            mod = float(mod)
         mask = d.get("xseg_mask")
+        if mask is not None:
+            if isinstance(mask, (bytes, bytearray)):
+                mask = bytes(mask)
+            elif isinstance(mask, np.ndarray) and mask.dtype == np.uint8 and mask.ndim == 1:
+                mask = mask.tobytes()
+            else:
+                raise _bad(source, "xseg_mask", f"is a {type(mask).__name__}, not an encoded image")
+        notes: list[str] = []
+        extra = {k: v for k, v in d.items() if k not in _KNOWN}
+        polys = _normalise_polys(d.get("seg_ie_polys"), source, notes)
+        if notes and polys is None and d.get("seg_ie_polys") is not None:
+            extra["seg_ie_polys"] = d["seg_ie_polys"]  # set aside: kept in the file as it was
         return cls(
-            face_type=str(d.get("face_type") or "full_face"),
-            landmarks=arr(d.get("landmarks"), np.float32, (-1, 2)),
-            source_filename=d.get("source_filename"),
-            source_rect=arr(d.get("source_rect"), np.float64),
-            source_landmarks=arr(d.get("source_landmarks"), np.float32, (-1, 2)),
-            image_to_face_mat=arr(d.get("image_to_face_mat"), np.float64, (2, 3)),
-            seg_ie_polys=_normalise_polys(polys),
-            xseg_mask_buf=bytes(np.asarray(mask, np.uint8).tobytes()) if mask is not None else None,
-            eyebrows_expand_mod=d.get("eyebrows_expand_mod"),
-            extra={k: v for k, v in d.items() if k not in _KNOWN},
+            face_type=_face_type(d.get("face_type"), source),
+            landmarks=_numbers(d.get("landmarks"), source, "landmarks", (68, 2), np.float32),
+            source_filename=name,
+            source_rect=_numbers(d.get("source_rect"), source, "source_rect", (4,), np.float64),
+            source_landmarks=_numbers(d.get("source_landmarks"), source, "source_landmarks", (68, 2), np.float32),
+            image_to_face_mat=_numbers(d.get("image_to_face_mat"), source, "image_to_face_mat", (2, 3), np.float64),
+            seg_ie_polys=polys,
+            xseg_mask_buf=mask,
+            eyebrows_expand_mod=mod,
+            extra=extra,
+            notes=notes,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,14 +433,14 @@ class FaceMeta:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "FaceMeta":
+    def from_json(cls, d: dict[str, Any], source: str = "<face>") -> "FaceMeta":
         """Inverse of :meth:`to_json` except the xseg mask (carried separately when needed)."""
         polys = d.get("seg_ie_polys")
         return cls.from_dict({k: v for k, v in {
             "face_type": d.get("face_type"), "landmarks": d.get("landmarks"), "source_filename": d.get("source_filename"),
             "source_rect": d.get("source_rect"), "source_landmarks": d.get("source_landmarks"),
             "image_to_face_mat": d.get("image_to_face_mat"), "seg_ie_polys": {"polys": polys} if polys else None,
-            "eyebrows_expand_mod": d.get("eyebrows_expand_mod")}.items() if v is not None})
+            "eyebrows_expand_mod": d.get("eyebrows_expand_mod")}.items() if v is not None}, source)
 
     # -- convenience ----------------------------------------------------------------------
     @property
@@ -302,18 +487,65 @@ class FaceMeta:
         return bool(self.seg_ie_polys) and any(len(p["pts"]) >= 3 for p in self.seg_ie_polys)
 
 
-def _normalise_polys(polys: Any) -> list[dict[str, Any]] | None:
-    """Both DeepFaceLab layouts: {'polys': [{'type', 'pts'}]} and the older [(type, pts)]."""
-    if not polys:
+def _normalise_polys(polys: Any, source: str = "<face>", notes: list[str] | None = None) -> list[dict[str, Any]] | None:
+    """Both DeepFaceLab layouts, {'polys': [{'type', 'pts'}]} and the older [(type, pts)], checked.
+
+    Labels that cannot be right (not numbers, NaN/inf, beyond :data:`MAX_COORD`, more than
+    :data:`MAX_POLYS` polygons) are set aside whole (None, with a note); a polygon of more than
+    its share of :data:`MAX_LABEL_POINTS` is thinned to it (with a note), so no later step spends
+    minutes on one face.
+    """
+    notes = notes if notes is not None else []
+    if polys is None or (isinstance(polys, (list, tuple, dict)) and not polys):
         return None
+
+    def aside(why: str) -> None:
+        notes.append(f"{source}: its XSeg labels are not used: {why}; redraw them in the XSeg editor")
+
     items = polys.get("polys", []) if isinstance(polys, dict) else polys
+    if not isinstance(items, (list, tuple)):
+        aside(f"they are a {type(items).__name__}, not a list of polygons")
+        return None
+    if len(items) > MAX_POLYS:
+        aside(f"{len(items)} polygons (more than {MAX_POLYS})")
+        return None
     out = []
-    for p in items:
+    for i, p in enumerate(items):
         if isinstance(p, dict):
             t, pts = p.get("type", 1), p.get("pts", [])
-        else:
+        elif isinstance(p, (list, tuple)) and len(p) == 2:
             t, pts = p[0], p[1]
-        out.append({"type": int(t), "pts": np.asarray(pts, np.float32).reshape(-1, 2)})
+        else:
+            aside(f"polygon {i} is a {type(p).__name__}, not (type, points)")
+            return None
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or int(t) not in (0, 1):
+            aside(f"polygon {i} has type {t!r} (1 = include, 0 = exclude)")
+            return None
+        try:
+            a = np.asarray(pts)
+            if a.dtype.kind not in NUMERIC_KINDS or (a.size and a.size % 2):
+                raise ValueError
+            a = a.astype(np.float64).reshape(-1, 2)
+        except (TypeError, ValueError):
+            aside(f"the points of polygon {i} are not pairs of numbers")
+            return None
+        if not np.isfinite(a).all():
+            aside(f"polygon {i} has NaN or infinite points")
+            return None
+        if np.abs(a).max(initial=0.0) > MAX_COORD:
+            aside(f"polygon {i} has points beyond ±{MAX_COORD:g} pixels")
+            return None
+        out.append({"type": int(t), "pts": a.astype(np.float32)})
+    total = sum(len(p["pts"]) for p in out)
+    if total > MAX_LABEL_POINTS or any(len(p["pts"]) > MAX_POLY_POINTS for p in out):
+        share = max(16, min(MAX_POLY_POINTS, MAX_LABEL_POINTS // max(1, len(out))))
+        for i, p in enumerate(out):
+            n = len(p["pts"])
+            if n > share:
+                step = -(-n // share)
+                p["pts"] = np.ascontiguousarray(p["pts"][::step])
+                notes.append(f"{source}: XSeg polygon {i} has {n} points; thinned to {len(p['pts'])} for this run "
+                             "(saving the labels in the XSeg editor keeps the thinned polygon)")
     return out or None
 
 
@@ -359,10 +591,7 @@ def meta_from_bytes(data: bytes, source: str = "<face>") -> FaceMeta:
         raise FaceFileError(
             f"{source}: this image has no face metadata (not an aligned face from DeepFaceLab or dfl-tui); "
             "extract faces with 'dfl-tui extract-faces', or restore metadata with 'dfl-tui faceset ... metadata-restore'")
-    d = restricted_loads(payload, source)
-    if not isinstance(d, dict):
-        raise FaceFileError(f"{source}: its metadata is not a dictionary")
-    return FaceMeta.from_dict(d)
+    return FaceMeta.from_dict(restricted_loads(payload, source), source)
 
 
 def _read_bytes(path: str | os.PathLike) -> bytes:

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..jobs.context import Reporter
+from ..util.imagesize import size_problem
 from ..video.imageio import feed_queue, read_ahead
 from .extract_state import ExtractBooks
 from .face_writer import FaceWriter
@@ -125,7 +126,8 @@ class FacePipeline:
             if img is None:
                 self.counts["unreadable"] += 1
                 self.books.unreadable.append(p.name)
-                self.ctx.warn(f"cannot read frame {p}: skipped (re-run extract-faces after fixing or replacing it)")
+                self.ctx.warn(size_problem(p) or f"cannot read frame {p}: skipped (re-run extract-faces after fixing "
+                              "or replacing it)")
             else:
                 readable.append((p, img))
         if readable:

@@ -25,19 +25,10 @@ MASKS_DIR = "masks"
 
 def face_mask(meta: FaceMeta, shape) -> np.ndarray | None:
     """uint8 HxW 0/255 mask of a face, or None when it has neither XSeg mask nor polygons."""
-    h, w = shape[:2]
-    m = meta.get_xseg_mask()
-    if m is not None:
-        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
-        return np.where(m >= 0.5, 255, 0).astype(np.uint8)
-    if meta.has_polys():
-        out = np.zeros((h, w), np.uint8)
-        for p in meta.seg_ie_polys or []:
-            pts = np.asarray(p["pts"], np.float32)
-            if len(pts) >= 3:
-                cv2.fillPoly(out, [np.round(pts).astype(np.int32)], 255 if int(p["type"]) == 1 else 0)
-        return out
-    return None
+    from ..xseg.polys import face_mask_from_meta
+
+    m = face_mask_from_meta(meta, shape[:2])
+    return None if m is None else np.where(m >= 0.5, 255, 0).astype(np.uint8)
 
 
 def export_masks(folder: Path, paths: Sequence[Path], ctx: Reporter | None = None, *, overwrite: bool = False,
@@ -54,6 +45,8 @@ def export_masks(folder: Path, paths: Sequence[Path], ctx: Reporter | None = Non
         meta = F.try_meta(data, str(p))
         if meta is None:
             return "no-meta"
+        for note in meta.notes:
+            ctx.warn(note)
         size = F.image_size(data) or F.decode(data, str(p)).shape[1::-1]
         m = face_mask(meta, (size[1], size[0]))
         if m is None:

@@ -47,16 +47,29 @@ def to_jsonable(v: Any) -> Any:
     return v
 
 
-def from_jsonable(v: Any) -> Any:
+def from_jsonable(v: Any, depth: int = 0) -> Any:
+    """Inverse of :func:`to_jsonable`; raises ValueError/TypeError for what it did not write."""
+    if depth > 32:
+        raise ValueError("nested too deeply")
     if isinstance(v, dict):
         if "__ndarray__" in v:
-            return np.asarray(v["__ndarray__"], dtype=np.dtype(v.get("dtype", "float64"))).reshape(v.get("shape", [-1]))
+            dtype = np.dtype(str(v.get("dtype", "float64")))
+            if dtype.kind not in "biufc":
+                raise ValueError(f"array of {dtype}")
+            return np.asarray(v["__ndarray__"], dtype=dtype).reshape(v.get("shape", [-1]))
         if "__bytes__" in v:
             return base64.b64decode(v["__bytes__"])
-        return {k: from_jsonable(x) for k, x in v.items()}
+        return {k: from_jsonable(x, depth + 1) for k, x in v.items()}
     if isinstance(v, list):
-        return [from_jsonable(x) for x in v]
+        return [from_jsonable(x, depth + 1) for x in v]
     return v
+
+
+def _shape(v: Any) -> list[int]:
+    if not isinstance(v, (list, tuple)) or len(v) not in (2, 3) or \
+            not all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 1 << 16 for n in v):
+        raise ValueError(f"shape {v!r} is not [height, width(, channels)]")
+    return list(v)
 
 
 def _entry(p: Path) -> dict:
@@ -86,33 +99,56 @@ def save_metadata(folder: Path, paths: Sequence[Path], ctx: Reporter | None = No
     return out
 
 
-def load_saved(folder: Path) -> dict[str, dict]:
-    """name -> {"shape": [h, w, c], "meta": DeepFaceLab dict} from metadata.json or DeepFaceLab's meta.dat."""
-    side = folder / SIDECAR
+def load_saved(folder: Path, warn: Any = None) -> dict[str, dict]:
+    """name -> {"shape": [h, w, c], "meta": DeepFaceLab dict} from metadata.json or DeepFaceLab's meta.dat.
+
+    A file that is not what metadata-save (or DeepFaceLab) writes is an error naming it; a single
+    malformed entry is reported through ``warn`` (naming the file and the entry) and skipped."""
+    side, dat = folder / SIDECAR, folder / DFL_META
     if side.exists():
         try:
             doc = json.loads(side.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InputError(f"{side}: cannot read it ({exc})") from None
-        return {n: {"shape": e["shape"], "meta": from_jsonable(e["meta"])} for n, e in doc.get("files", {}).items()}
-    dat = folder / DFL_META
-    if dat.exists():
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if not isinstance(files, dict):
+            raise InputError(f"{side}: not a metadata file of metadata-save (no 'files' object); run metadata-save "
+                             "again, or fix the file")
+        source, items = side, list(files.items())
+    elif dat.exists():
         obj = restricted_loads(dat.read_bytes(), str(dat))
         if not isinstance(obj, dict):
-            raise InputError(f"{dat}: not a DeepFaceLab metadata file")
-        out = {}
-        for n, v in obj.items():
-            shape, d = v
-            out[str(n)] = {"shape": list(shape), "meta": d}
-        return out
-    raise InputError(f"no {SIDECAR} (or DeepFaceLab {DFL_META}) in {folder}; run metadata-save first")
+            raise InputError(f"{dat}: not a DeepFaceLab metadata file (it holds a {type(obj).__name__}, not a "
+                             "dictionary)")
+        source, items = dat, list(obj.items())
+    else:
+        raise InputError(f"no {SIDECAR} (or DeepFaceLab {DFL_META}) in {folder}; run metadata-save first")
+    out = {}
+    for n, e in items:
+        try:
+            if source == side:
+                if not isinstance(e, dict):
+                    raise ValueError(f"a {type(e).__name__}, not an object")
+                shape, meta = _shape(e.get("shape")), from_jsonable(e.get("meta"))
+            else:
+                if not isinstance(e, (list, tuple)) or len(e) != 2:
+                    raise ValueError("not a (shape, metadata) pair")
+                shape, meta = _shape(e[0]), e[1]
+            if not isinstance(meta, dict):
+                raise ValueError(f"its metadata is a {type(meta).__name__}, not a dictionary")
+        except (ValueError, TypeError) as exc:
+            if warn is not None:
+                warn(f"{source}: the entry for {str(n)!r} is malformed ({exc}); skipped")
+            continue
+        out[str(n)] = {"shape": shape, "meta": meta}
+    return out
 
 
 def restore_metadata(folder: Path, ctx: Reporter | None = None, *, quality: int = 100, workers: int = 0) -> dict:
     import cv2
 
     ctx = ctx or Reporter()
-    saved = load_saved(folder)
+    saved = load_saved(folder, ctx.warn)
     by_stem = {p.stem: p for p in list_images(folder)}
     trash = Trash(folder)
     staging = trash.staging()
@@ -134,7 +170,7 @@ def restore_metadata(folder: Path, ctx: Reporter | None = None, *, quality: int 
         resized = img.shape[:2] != (h, w)
         if resized:
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LANCZOS4)
-        meta = FaceMeta.from_dict(entry["meta"])
+        meta = FaceMeta.from_dict(entry["meta"], f"{p} (saved metadata)")
         (staging / p.name).write_bytes(encode_face(img, meta, p.suffix, quality))
         return p.name, resized
 

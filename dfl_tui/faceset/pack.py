@@ -54,7 +54,9 @@ class PackEntry:
 
 
 def _safe_name(name: Any, what: str, source: str) -> str:
-    n = str(name)
+    if not isinstance(name, str):
+        raise InputError(f"{source}: corrupt header (a {what} name is a {type(name).__name__}, not text)")
+    n = name
     if not n or "/" in n or "\\" in n or n in (".", "..") or n.startswith(".") or "\x00" in n:
         raise InputError(f"{source}: refuses the {what} name {n!r} (it would write outside the faceset)")
     return n
@@ -181,15 +183,25 @@ def read_pack(path: Path) -> list[PackEntry]:
         except ValueError as exc:
             raise InputError(f"{path}: corrupt pack header ({exc})") from None
     base = 20 + hlen
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, list):
+        raise InputError(f"{path}: corrupt pack header (no list of files); nothing was unpacked")
     out = []
-    for e in doc.get("files", []):
+    for i, e in enumerate(files):
+        if not isinstance(e, dict):
+            raise InputError(f"{path}: corrupt pack header (entry {i} is a {type(e).__name__}, not an object); "
+                             "nothing was unpacked")
         name = _safe_name(e.get("name"), "file", str(path))
         person = _safe_name(e["person"], "person", str(path)) if e.get("person") else None
-        off, n = int(e["offset"]), int(e["size"])
+        off, n, crc = e.get("offset"), e.get("size"), e.get("crc32")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (off, n)) or \
+                not (crc is None or (isinstance(crc, str) and len(crc) == 8 and all(c in "0123456789abcdefABCDEF"
+                                                                                     for c in crc))):
+            raise InputError(f"{path}: corrupt pack header (entry {i}, {name}: offset {off!r}, size {n!r}, "
+                             f"crc32 {crc!r}); nothing was unpacked")
         if off < 0 or n < 0 or base + off + n > size:
             raise InputError(f"{path}: corrupt pack ({name} runs past the end of the file)")
-        crc = e.get("crc32")
-        out.append(PackEntry(name, person, base + off, n, int(crc, 16) if isinstance(crc, str) else None))
+        out.append(PackEntry(name, person, base + off, n, int(crc, 16) if crc is not None else None))
     return out
 
 

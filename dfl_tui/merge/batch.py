@@ -39,6 +39,7 @@ from ..faces.facetype import FaceType
 from ..provenance import metadata as md
 from ..provenance import watermark as wm
 from ..provenance.label import draw_label
+from ..util.imagesize import size_problem
 from ..video.imageio import ImageWriter, read_ahead, read_image, write_file
 from ..workspace import list_images
 from .masked import FaceJob, MaskUnavailable, MergeResult, cut_input, merge_frame, motion_vector
@@ -331,7 +332,7 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
     def load(fr: _Frame) -> _Frame:
         img = read_image(fr.path)
         if img is None:
-            fr.error = f"{fr.path}: not a readable image (corrupt or truncated?): skipped"
+            fr.error = size_problem(fr.path) or f"{fr.path}: not a readable image (corrupt or truncated?): skipped"
             return fr
         fr.image = img
         uses_xseg = fr.settings.mask_mode in XSEG_MASK_MODES

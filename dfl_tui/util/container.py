@@ -212,7 +212,7 @@ def png_with_chunks(data: bytes, chunks: Iterable[tuple[bytes, bytes]], *, drop:
 
 def image_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from a JPEG or PNG header, without decoding the image; None if not found."""
-    if data.startswith(PNG_SIGNATURE) and len(data) >= 24:
+    if data.startswith(PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b"IHDR":
         w, h = struct.unpack(">II", data[16:24])
         return int(w), int(h)
     if data[:2] != JPEG_SOI:

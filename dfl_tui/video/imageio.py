@@ -27,15 +27,18 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..util.atomic import DiskFullError, _fsync_dir
+from ..util.imagesize import size_problem
 
 
 def read_image(path: Path, flags: int | None = None) -> np.ndarray | None:
-    """Decode an image file (any path; ``flags`` as ``cv2.imread``, colour by default); None when unreadable."""
+    """Decode an image file (any path; ``flags`` as ``cv2.imread``, colour by default); None when unreadable
+    or over the pixel limit (checked from the header first: :func:`dfl_tui.util.imagesize.size_problem`
+    says why)."""
     import cv2
 
     try:
         data = np.fromfile(str(path), np.uint8)
-        if data.size == 0:
+        if data.size == 0 or size_problem(path, data[: 1 << 18].tobytes()):
             return None
         img = cv2.imdecode(data, cv2.IMREAD_COLOR if flags is None else flags)
     except (OSError, cv2.error, ValueError):

@@ -368,6 +368,8 @@ def export_masks(ctx: Any, folder: Path, opts: XSegOptions) -> dict[str, Any]:
         except InputError as exc:
             ctx.warn(f"skipped: {exc}")
             continue
+        for note in meta.notes:
+            ctx.warn(note)
         mask = face_mask_from_meta(meta, (h, w), opts.source)
         if mask is None:
             none += 1

@@ -74,8 +74,13 @@ def saved_fixed(mdir: ModelDir, saved: dict[str, Any], asked: dict[str, Any] | N
     from .options import XSegTrainOptions
 
     specs = {s.name: s for s in optmod.describe(XSegTrainOptions)}
-    kept = saved.get("options") or {}
+    kept = dict(saved.get("options") or {})
     try:
+        if "face_type" in kept:  # stored long (whole_face) or short (whole)
+            try:
+                kept["face_type"] = FaceType.from_string(kept["face_type"]).short
+            except (TypeError, ValueError) as exc:
+                raise optmod.OptionError(f"face type: {exc}") from None
         return {k: optmod.coerce(specs[k], kept[k]) if k in kept else (asked or {}).get(k, specs[k].default)
                 for k in FIXED}
     except optmod.OptionError as exc:

@@ -45,6 +45,9 @@ def scan(folders: Iterable[tuple[str, Path]], warn: Callable[[str], None] | None
                 if warn is not None:
                     warn(f"skipped: {exc}")
                 continue
+            if warn is not None:
+                for note in meta.notes:
+                    warn(note)
             labelled = has_labels(polys_from_meta(meta.seg_ie_polys))
             out.append(XSegSample(p, side, labelled, meta.xseg_mask_buf is not None))
     return out
