@@ -15,6 +15,7 @@ numpy's array constructor the way numpy 1.x (DeepFaceLab's) can load.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pickle
@@ -65,9 +66,9 @@ def _latin1_encode(obj: str, encoding: str = "latin1") -> bytes:
     return obj.encode("latin1")
 
 
-def _bytearray(*args: Any) -> bytearray:
-    if args and isinstance(args[0], int) and args[0] > MAX_ALLOC:
-        raise pickle.UnpicklingError(f"refused a {args[0]}-byte bytearray (over the {MAX_ALLOC >> 20} MB limit)")
+def _bytearray(max_alloc: int, *args: Any) -> bytearray:
+    if args and isinstance(args[0], int) and args[0] > max_alloc:
+        raise pickle.UnpicklingError(f"refused a {args[0]}-byte bytearray (over the {max_alloc >> 20} MB limit)")
     return bytearray(*args)
 
 
@@ -101,12 +102,13 @@ class _Dtype:
 
 class _Array:
     """``numpy._core.multiarray._reconstruct`` + ``__setstate__``, checked: shape, dtype and data
-    length agree and stay under :data:`MAX_ALLOC` before anything is allocated."""
+    length agree and stay under the reader's allocation limit before anything is allocated."""
 
-    def __init__(self, subtype: Any = None, shape: Any = (0,), typecode: Any = b"b") -> None:
+    def __init__(self, max_alloc: int, subtype: Any = None, shape: Any = (0,), typecode: Any = b"b") -> None:
         if subtype is not _ndarray:
             raise pickle.UnpicklingError("refused an array of another type than numpy.ndarray")
         self.state: Any = None
+        self.max_alloc = max_alloc
 
     def __setstate__(self, state: Any) -> None:
         self.state = state
@@ -118,7 +120,7 @@ class _Array:
         if not isinstance(st, tuple) or len(st) not in (4, 5):
             raise pickle.UnpicklingError("refused an array with a malformed state")
         shape, dtype, fortran, raw = st[-4:]
-        if not isinstance(shape, tuple) or not all(isinstance(n, int) and 0 <= n <= MAX_ALLOC for n in shape):
+        if not isinstance(shape, tuple) or not all(isinstance(n, int) and 0 <= n <= self.max_alloc for n in shape):
             raise pickle.UnpicklingError(f"refused an array of shape {shape!r}")
         if not isinstance(dtype, _Dtype) or not isinstance(raw, (bytes, bytearray)):
             raise pickle.UnpicklingError("refused an array without plain data")
@@ -126,9 +128,9 @@ class _Array:
         count = 1
         for n in shape:
             count *= n
-        if count * d.itemsize > MAX_ALLOC:
+        if count * d.itemsize > self.max_alloc:
             raise pickle.UnpicklingError(f"refused an array of {count * d.itemsize} bytes "
-                                         f"(over the {MAX_ALLOC >> 20} MB limit)")
+                                         f"(over the {self.max_alloc >> 20} MB limit)")
         if len(raw) != count * d.itemsize:
             raise pickle.UnpicklingError(f"an array's data is {len(raw)} bytes, its shape {shape} needs "
                                          f"{count * d.itemsize}")
@@ -154,12 +156,10 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy", "dtype"): _Dtype,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-    ("builtins", "bytearray"): _bytearray,
     ("builtins", "complex"): complex,
     ("__builtin__", "set"): set,
     ("collections", "OrderedDict"): dict,
     ("_codecs", "encode"): _latin1_encode,
-    **{(mod, "_reconstruct"): _Array for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
     **{(mod, "scalar"): _scalar for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
 }
 
@@ -192,13 +192,19 @@ def _realise(obj: Any, memo: dict[int, Any], depth: int = 0) -> Any:
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles plain types and numeric numpy arrays only, within size limits."""
+    """Unpickles plain types and numeric numpy arrays only; no array or bytearray over ``max_alloc`` bytes."""
+
+    def __init__(self, file: Any, *, max_alloc: int = MAX_ALLOC) -> None:
+        super().__init__(file)
+        self._sized = {("builtins", "bytearray"): functools.partial(_bytearray, max_alloc),
+                       **{(mod, "_reconstruct"): functools.partial(_Array, max_alloc)
+                          for mod in ("numpy.core.multiarray", "numpy._core.multiarray")}}
 
     def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refused to load {module}.{name}") from None
+        got = self._sized.get((module, name)) or _ALLOWED.get((module, name))
+        if got is None:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+        return got
 
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("persistent ids are not allowed")
@@ -207,13 +213,15 @@ class RestrictedUnpickler(pickle.Unpickler):
         return _realise(super().load(), {})
 
 
-def restricted_loads(data: bytes, source: str = "<data>", max_bytes: int = MAX_METADATA_BYTES) -> Any:
-    """Unpickle ``data`` allowing only plain values and numeric numpy arrays, within size limits."""
+def restricted_loads(data: bytes, source: str = "<data>", max_bytes: int = MAX_METADATA_BYTES,
+                     max_alloc: int = MAX_ALLOC) -> Any:
+    """Unpickle ``data`` allowing only plain values and numeric numpy arrays, within size limits
+    (face metadata's by default; a model file passes its own)."""
     if len(data) > max_bytes:
         raise UnsafeMetadataError(f"{source}: its metadata is {len(data)} bytes, over the {max_bytes >> 20} MB "
                                   "limit; it was not read. Re-extract this face, or delete the file.")
     try:
-        obj = RestrictedUnpickler(io.BytesIO(data)).load()
+        obj = RestrictedUnpickler(io.BytesIO(data), max_alloc=max_alloc).load()
     except pickle.UnpicklingError as exc:
         if "refused" in str(exc) or "not allowed" in str(exc):
             raise UnsafeMetadataError(

@@ -60,7 +60,7 @@ def read_pickle(path: Path, limit: int = MAX_FILE_BYTES) -> Any:
         raise DflImportError(f"{path}: {size / 2**30:.1f} GiB is larger than the {limit / 2**30:.0f} GiB limit "
                              "for a DeepFaceLab model file")
     try:
-        return restricted_loads(path.read_bytes(), str(path))
+        return restricted_loads(path.read_bytes(), str(path), max_bytes=limit, max_alloc=limit)
     except FaceFileError as exc:
         raise DflImportError(str(exc).replace("metadata", "model data")) from None
 
