@@ -175,7 +175,8 @@ def follow_run(run: Any, *, quiet: bool = False, as_json: bool = False, cancel_o
         print(f"stopped: {st.get('message') or 'cancelled'}", file=sys.stderr)
         return 130
     err = st.get("error") or "the job failed"
-    print(f"error: {err}", file=sys.stderr)
+    if err not in printer.errors:
+        print(f"error: {err}", file=sys.stderr)
     if st.get("traceback") and os.environ.get("DFL_DEBUG"):
         print(st["traceback"], file=sys.stderr)
     print(f"(log: {run.log_path})", file=sys.stderr)
@@ -200,6 +201,7 @@ class ProgressPrinter:
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self._bar_shown = False
         self._last = 0.0
+        self.errors: set[str] = set()  # error lines already shown (the final error is not repeated)
 
     def line(self, text: str) -> None:
         if self._bar_shown:
@@ -216,6 +218,8 @@ class ProgressPrinter:
                 return
             prefix = "" if level == "info" else f"{level}: "
             self.line(prefix + str(ev.get("message", "")))
+            if level == "error":
+                self.errors.add(str(ev.get("message", "")))
         elif kind == "progress" and not self.quiet:
             self.progress(ev)
 
@@ -271,13 +275,18 @@ def main(argv: list[str] | None = None) -> int:
         from .commands.manual_extract import run_manual_cli  # interactive: the TUI's manual screen
 
         return run_manual_cli(args)
-    if getattr(args, "_step", None):
-        return run_step_command(args, args._step)
-    module = importlib.import_module(args._module)
+    from .errors import DflError
+
     try:
+        if getattr(args, "_step", None):
+            return run_step_command(args, args._step)
+        module = importlib.import_module(args._module)
         return int(module.run(args) or 0)
     except BrokenPipeError:
         return 0
+    except DflError as exc:  # a problem the user can fix (a full disk when starting a job...): the message only
+        print(f"dfl-tui {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

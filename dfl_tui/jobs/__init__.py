@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any, Callable, Iterator
 
 from .. import options as optmod
 from .. import steps as stepsmod
-from ..util.atomic import atomic_write_json
+from ..util.atomic import atomic_write_json, disk_full, is_disk_full
 from ..workspace import Workspace
 from .context import JobContext, PrintReporter, Reporter
 from .rundir import ACTIVE_STATES, FINAL_STATES, RunDir, list_run_dirs, new_job_id
@@ -50,13 +51,33 @@ def create(ws: Workspace, step_name: str, options: Any, *, detached: bool = Fals
         options = optmod.to_dict(optmod.validate(options))
     else:
         options = optmod.to_dict(optmod.from_dict(step.options_cls(), options))
+    try:
+        return _create(ws, step_name, options, detached, title or step.title)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(ws.jobs_dir, f"{step_name} was not started: free some space, then start it again") \
+                from None
+        raise
+
+
+def _create(ws: Workspace, step_name: str, options: dict[str, Any], detached: bool, title: str) -> RunDir:
     ws.ensure()
     run = RunDir(ws.jobs_dir / new_job_id(step_name))
     run.path.mkdir(parents=True)
+    try:
+        _write_spec(ws, run, step_name, options, detached, title)
+    except BaseException:
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise
+    return run
+
+
+def _write_spec(ws: Workspace, run: RunDir, step_name: str, options: dict[str, Any], detached: bool,
+                title: str) -> None:
     spec = {
         "id": run.id,
         "step": step_name,
-        "title": title or step.title,
+        "title": title,
         "options": options,
         "workspace": str(ws.root),
         "detached": detached,
@@ -66,7 +87,6 @@ def create(ws: Workspace, step_name: str, options: Any, *, detached: bool = Fals
     atomic_write_json(run.spec_path, spec)
     run.write_status({"id": run.id, "step": step_name, "title": spec["title"], "state": "queued", "created": spec["created"],
                       "detached": detached, "options": options})
-    return run
 
 
 def start(ws: Workspace, step_name: str, options: Any, *, detach: bool = False, title: str | None = None,
@@ -126,9 +146,11 @@ def run_inline(ws: Workspace, step_name: str, options: Any, *, reporter: Reporte
     if reporter is not None and reporter.cancelled:
         ctx.request_stop(reporter.stop_reason or "cancelled")
     run_lock = run.acquire_lock()
+    run.reserve()
     try:
         execute(run, ctx)
     finally:
+        run.release_reserve()
         os.close(run_lock)
     return run.read_status()
 

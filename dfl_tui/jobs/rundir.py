@@ -8,7 +8,12 @@
   job.log         everything the job printed (stdout and stderr)
   lock            held with flock by the running job: free lock + "running" = crashed
   control/        files a watcher drops to ask for something: cancel, save, backup, preview
+  reserve         space set aside while the job runs, freed to write its last status on a full disk
 ```
+
+On a full disk the job's own report must still get out: the reserve is freed and the status
+written again; failing that, a short status is written over the old one in place (its blocks are
+already allocated). A progress event that cannot be written is dropped, never the job.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import secrets
 import time
@@ -23,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..util.atomic import append_jsonl, atomic_write_json, read_json, read_jsonl
+from ..util.atomic import append_jsonl, atomic_write_json, is_disk_full, read_json, read_jsonl
 
+RESERVE_BYTES = 256 << 10
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("done", "failed", "cancelled", "lost")
 
@@ -82,12 +89,63 @@ class RunDir:
                 st.setdefault("error", "the job process ended without reporting (killed, or out of memory?); see job.log")
         return st
 
+    @property
+    def reserve_path(self) -> Path:
+        return self.path / "reserve"
+
     def write_status(self, status: dict[str, Any]) -> None:
-        atomic_write_json(self.status_path, status, fsync=False)
+        """Replace status.json atomically; on a full disk free the reserve and retry, then write a short
+        status in place (see the module docstring). Raises only if even that fails."""
+        try:
+            atomic_write_json(self.status_path, status, fsync=False)
+            return
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+        if status.get("state") in FINAL_STATES and self.release_reserve():  # the last words get the reserve
+            try:
+                atomic_write_json(self.status_path, status, fsync=False)
+                return
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+        short = {k: v for k, v in status.items() if k not in ("traceback", "options", "progress", "result")}
+        data = json.dumps(short, default=str).encode()
+        with open(self.status_path, "r+b") as fh:  # its blocks exist: overwriting needs no new space
+            fh.write(data)
+            fh.truncate(len(data))
 
     def append_event(self, event: dict[str, Any]) -> None:
         event.setdefault("t", time.time())
-        append_jsonl(self.events_path, event)
+        try:
+            append_jsonl(self.events_path, event)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            # A full disk: a final event (the state, the error) is worth the reserve; progress is not.
+            if event.get("type") in ("state", "log") and self.release_reserve():
+                with contextlib.suppress(OSError):
+                    append_jsonl(self.events_path, event)
+
+    def reserve(self, size: int = RESERVE_BYTES) -> None:
+        """Set space aside for the job's last words (best effort: a full disk now just means no reserve)."""
+        try:
+            fd = os.open(self.reserve_path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                os.posix_fallocate(fd, 0, size)
+            finally:
+                os.close(fd)
+        except (OSError, AttributeError):
+            with contextlib.suppress(OSError):
+                self.reserve_path.unlink()
+
+    def release_reserve(self) -> bool:
+        """Free the reserve (True when there was one to free)."""
+        try:
+            self.reserve_path.unlink()
+            return True
+        except OSError:
+            return False
 
     def read_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         return read_jsonl(self.events_path, offset)

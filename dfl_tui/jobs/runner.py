@@ -22,6 +22,7 @@ from typing import Any
 from .. import options as optmod
 from .. import steps as stepsmod
 from ..errors import DflError, JobCancelled
+from ..util.atomic import disk_full, is_disk_full
 from ..workspace import Workspace
 from .context import JobContext, Reporter
 from .rundir import RunDir
@@ -98,8 +99,8 @@ def _friendly_error(exc: BaseException) -> str:
     low = text.lower()
     if "out of memory" in low and ("cuda" in low or "gpu" in low or "hip" in low):
         return "the GPU ran out of memory: try a smaller batch size or resolution. (" + text.splitlines()[0][:200] + ")"
-    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
-        return f"disk full: free some space and run the step again ({exc})"
+    if is_disk_full(exc):
+        return str(disk_full(getattr(exc, "filename", None) or Path.cwd()))
     return text
 
 
@@ -144,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     if ns.parent_pid and not spec.get("detached"):
         _watch_parent(ctx, ns.parent_pid)
     print(f"dfl-tui job {run.id}: step {spec.get('step')} pid {os.getpid()}", flush=True)
-    code = execute(run, ctx)
+    run.reserve()
+    try:
+        code = execute(run, ctx)
+    finally:
+        run.release_reserve()
     os.close(lock_fd)
     return code
 

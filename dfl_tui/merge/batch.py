@@ -39,6 +39,7 @@ from ..faces.facetype import FaceType
 from ..provenance import metadata as md
 from ..provenance import watermark as wm
 from ..provenance.label import draw_label
+from ..util.atomic import disk_full, is_disk_full
 from ..util.imagesize import size_problem
 from ..video.imageio import ImageWriter, read_ahead, read_image, write_file
 from ..workspace import list_images
@@ -382,6 +383,8 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
         try:
             return write(fr, preds, xprd)
         except OSError as exc:
+            if is_disk_full(exc):  # every next frame would fail the same way: the merge stops (below)
+                raise
             ctx.warn(f"a merged frame could not be written: {exc}")
             return "bad"
 
@@ -433,6 +436,13 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
         writer.close()
         writer.sync(out_dir)
         writer.sync(mask_dir)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        kept = counts["merged"] + counts["copied"] + counts["resumed"]
+        raise disk_full(getattr(exc, "filename", None) or out_dir,
+                        f"{kept} merged frame(s) are kept in {out_dir}; free some space and run merge again: it "
+                        "goes on from there") from None
     finally:
         loaded.close()
         with contextlib.suppress(Exception):  # stopped or failed: the frames handed to the writers are finished

@@ -23,12 +23,16 @@ def rotate_backup(mdir: ModelDir, slots: int) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    shutil.copytree(mdir.checkpoint(), tmp / "checkpoint")
-    for f in (mdir.options_path, mdir.summary_path, mdir.state_path):
-        if f.exists():
-            shutil.copy2(f, tmp / f.name)
-    if mdir.previews_dir.is_dir():
-        shutil.copytree(mdir.previews_dir, tmp / "previews")
+    try:
+        shutil.copytree(mdir.checkpoint(), tmp / "checkpoint")
+        for f in (mdir.options_path, mdir.summary_path, mdir.state_path):
+            if f.exists():
+                shutil.copy2(f, tmp / f.name)
+        if mdir.previews_dir.is_dir():
+            shutil.copytree(mdir.previews_dir, tmp / "previews")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a partial copy (a full disk, say) only takes space
+        raise
     width = max(2, len(str(slots)))
     last = bdir / f"{slots:0{width}d}"
     if last.exists():

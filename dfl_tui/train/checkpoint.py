@@ -29,7 +29,7 @@ from typing import Any, Callable
 import torch
 
 from ..errors import InputError
-from ..util.atomic import _fsync_dir, atomic_write_json
+from ..util.atomic import DiskFullError, _fsync_dir, atomic_write_json, disk_full, is_disk_full
 from .modeldir import CKPT, CKPT_NEW, CKPT_PREV, MANIFEST, ModelDir
 
 FORMAT = "dfl-tui-checkpoint/1"
@@ -40,10 +40,15 @@ SAVE_DELAY_ENV = "DFL_TUI_TEST_SAVE_DELAY"
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        if is_disk_full(exc) and not exc.filename:
+            exc.filename = str(path)
+        raise
 
 
 def _safetensors_header_ok(path: Path, size: int) -> bool:
@@ -156,15 +161,40 @@ def set_rng_state(state: dict[str, torch.Tensor], generators: dict[str, torch.Ge
 def save_checkpoint(mdir: ModelDir, parts: dict[str, dict[str, torch.Tensor]], *, iteration: int, model: str,
                     trainer_state: dict[str, Any] | None = None, rng: dict[str, torch.Tensor] | None = None,
                     delay: float | None = None) -> Path:
-    """Write a complete checkpoint and make it the current one (see the module docstring)."""
-    from safetensors.torch import save as st_save
-
+    """Write a complete checkpoint and make it the current one (see the module docstring). On a full
+    disk the partial ``checkpoint.new`` is removed and :class:`DiskFullError` names the last good one."""
     if delay is None:
         delay = float(os.environ.get(SAVE_DELAY_ENV, "0") or 0)
     mdir.root.mkdir(parents=True, exist_ok=True)
     new = mdir.checkpoint(CKPT_NEW)
     if new.exists():
         shutil.rmtree(new)
+    try:
+        _write_new(new, parts, iteration=iteration, model=model, trainer_state=trainer_state, rng=rng, delay=delay)
+    except BaseException as exc:
+        shutil.rmtree(new, ignore_errors=True)  # a partial copy only takes space; the current one is untouched
+        if is_disk_full(exc):
+            raise disk_full_error(mdir, exc) from None
+        raise
+    cur, prev = mdir.checkpoint(CKPT), mdir.checkpoint(CKPT_PREV)
+    if cur.exists():
+        if verify(cur) is not None:
+            if prev.exists():
+                shutil.rmtree(prev)
+            os.replace(cur, prev)
+        else:  # a damaged current copy: kept for the user, out of the rotation
+            os.replace(cur, cur.with_name(f"{cur.name}.damaged-{int(time.time())}"))
+    if delay:
+        time.sleep(delay)
+    os.replace(new, cur)
+    _fsync_dir(mdir.root)
+    return cur
+
+
+def _write_new(new: Path, parts: dict[str, dict[str, torch.Tensor]], *, iteration: int, model: str,
+               trainer_state: dict[str, Any] | None, rng: dict[str, torch.Tensor] | None, delay: float) -> None:
+    from safetensors.torch import save as st_save
+
     new.mkdir()
     files: dict[str, int] = {}
     all_parts = dict(parts)
@@ -182,19 +212,15 @@ def save_checkpoint(mdir: ModelDir, parts: dict[str, dict[str, torch.Tensor]], *
                 "trainer": trainer_state or {}}
     atomic_write_json(new / MANIFEST, manifest)
     _fsync_dir(new)
-    cur, prev = mdir.checkpoint(CKPT), mdir.checkpoint(CKPT_PREV)
-    if cur.exists():
-        if verify(cur) is not None:
-            if prev.exists():
-                shutil.rmtree(prev)
-            os.replace(cur, prev)
-        else:  # a damaged current copy: kept for the user, out of the rotation
-            os.replace(cur, cur.with_name(f"{cur.name}.damaged-{int(time.time())}"))
-    if delay:
-        time.sleep(delay)
-    os.replace(new, cur)
-    _fsync_dir(mdir.root)
-    return cur
+
+
+def disk_full_error(mdir: ModelDir, exc: BaseException) -> DiskFullError:
+    """``disk full: <path>, N MB free, the last good checkpoint is iteration K`` for a training that must stop."""
+    path = getattr(exc, "filename", None) or mdir.root
+    got = find_checkpoint(mdir)
+    kept = (f"the last good checkpoint is iteration {_iteration(got[1])} ({got[0]}), kept" if got is not None
+            else "no checkpoint had been saved yet")
+    return disk_full(path, f"{kept}; free some space and train again to continue from it")
 
 
 def tidy(mdir: ModelDir) -> None:
@@ -440,4 +466,4 @@ def load_model(workspace: Any, name: str, device: Any = "cpu") -> Any:
 
 __all__ = ["FORMAT", "tidy", "find_checkpoint", "load_checkpoint", "load_model", "read_parts", "rng_state",
            "save_checkpoint", "set_rng_state", "verify",
-           "AUTO_PARTS", "ModelLoadError", "backups", "check", "optimizer_parts", "restore_backup"]
+           "AUTO_PARTS", "ModelLoadError", "backups", "check", "disk_full_error", "optimizer_parts", "restore_backup"]

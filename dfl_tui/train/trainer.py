@@ -511,6 +511,10 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         try:
             return self._run()
+        except OSError as exc:
+            if ckpt.is_disk_full(exc):  # whatever write hit it, say what is kept
+                raise ckpt.disk_full_error(self.mdir, exc) from None
+            raise
         finally:
             fd = getattr(self, "_model_lock", None)
             if fd is not None:

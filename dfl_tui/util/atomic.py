@@ -9,15 +9,47 @@ survives a power cut.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..errors import DflError
 
-class DiskFullError(OSError):
-    """Raised instead of a bare ENOSPC so the message can name the file."""
+
+class DiskFullError(DflError, OSError):
+    """Raised instead of a bare ENOSPC so the message can name the file, the free space and what is kept."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT, also inside the error list of ``shutil.copytree`` (which drops the errno)."""
+    if isinstance(exc, shutil.Error):
+        marks = tuple(f"[Errno {e}]" for e in (errno.ENOSPC, errno.EDQUOT))
+        return any(isinstance(e, tuple) and any(m in str(e[-1]) for m in marks)
+                   for e in (exc.args[0] if exc.args and isinstance(exc.args[0], list) else []))
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_mb(path: str | os.PathLike) -> float:
+    """Free space (MB) of the file system holding ``path`` (its nearest existing folder)."""
+    p = Path(path)
+    for q in (p, *p.parents):
+        try:
+            return shutil.disk_usage(q).free / 2**20
+        except OSError:
+            continue
+    return 0.0
+
+
+def disk_full(path: str | os.PathLike, then: str = "free some space and run the step again") -> DiskFullError:
+    """The one disk-full message: ``disk full: <path>, N MB free, <what is kept, what to do>``."""
+    return DiskFullError(errno.ENOSPC, f"disk full: {path}, {free_mb(path):.0f} MB free, {then}", str(path))
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -52,8 +84,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = True
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if exc.errno == 28:  # ENOSPC
-            raise DiskFullError(28, f"disk full while writing {path}: free some space and run the step again") from exc
+        if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+            raise disk_full(path) from exc
         raise
     except BaseException:
         with contextlib.suppress(OSError):

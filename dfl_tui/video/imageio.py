@@ -16,7 +16,6 @@ codecs busy while the main thread decodes video, runs a model or filters frames.
 from __future__ import annotations
 
 import collections
-import errno
 import os
 import queue as queue_mod
 import threading
@@ -26,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from ..util.atomic import DiskFullError, _fsync_dir
+from ..util.atomic import _fsync_dir, disk_full, is_disk_full
 from ..util.imagesize import size_problem
 
 
@@ -175,8 +174,8 @@ def write_file(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        if exc.errno == errno.ENOSPC:
-            raise DiskFullError(errno.ENOSPC, f"disk full while writing {path}: free some space and run the step again") from exc
+        if is_disk_full(exc):
+            raise disk_full(path) from exc
         raise
 
 
