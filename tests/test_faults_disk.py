@@ -11,42 +11,16 @@ import shutil
 import pytest
 
 from dfl_tui import jobs
-from dfl_tui import options as optmod
 from dfl_tui.jobs import rundir as rundir_mod
 from dfl_tui.train import checkpoint as ckpt
 from dfl_tui.train.modeldir import CKPT, CKPT_NEW, ModelDir
-from dfl_tui.train.options import TrainOptions
-from train_fixtures import make_workspace
-
-TINY = dict(model="SAEHD", name="tiny", resolution=64, ae_dims=32, e_dims=16, d_dims=16, d_mask_dims=16,
-            batch_size=4, archi="df-ud", device="cpu")
+from faults_fixtures import opts, trained, ws  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.xdist_group("faults_disk")
 
 
-def opts(**kw):
-    return optmod.from_dict(TrainOptions, {**TINY, **kw})
-
-
 def enospc(path="") -> OSError:
     return OSError(errno.ENOSPC, "No space left on device", path or None)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("trained")
-    ws = make_workspace(root / "ws", n=4, size=64)
-    st = jobs.run_inline(ws, "train", opts(target_iter=3, seed=1))
-    assert st["state"] == "done", st
-    return root / "ws"
-
-
-@pytest.fixture
-def ws(trained, tmp_path):
-    from dfl_tui.workspace import Workspace
-
-    shutil.copytree(trained, tmp_path / "ws")
-    return Workspace.open(tmp_path / "ws")
 
 
 def test_disk_full_during_a_save_keeps_the_last_checkpoint_and_removes_the_partial_one(ws, monkeypatch):

@@ -96,13 +96,10 @@ class RunDir:
     def write_status(self, status: dict[str, Any]) -> None:
         """Replace status.json atomically; on a full disk free the reserve and retry, then write a short
         status in place (see the module docstring). Raises only if even that fails."""
-        try:
-            atomic_write_json(self.status_path, status, fsync=False)
-            return
-        except OSError as exc:
-            if not is_disk_full(exc):
-                raise
-        if status.get("state") in FINAL_STATES and self.release_reserve():  # the last words get the reserve
+        final = status.get("state") in FINAL_STATES
+        for attempt in range(2):  # the second, on a full disk, with the reserve freed for the last words
+            if attempt and not (final and self.release_reserve()):
+                break
             try:
                 atomic_write_json(self.status_path, status, fsync=False)
                 return
