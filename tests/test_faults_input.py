@@ -35,8 +35,7 @@ def write_raw(path: Path, d: dict | None = None, payload: bytes | None = None) -
     """Put a metadata dict (or raw pickle bytes) in a face as another tool might, bypassing our checks."""
     data = path.read_bytes()
     payload = payload if payload is not None else pickle.dumps(d, protocol=4)
-    put = dflimg._png_with_payload if path.suffix == ".png" else dflimg._jpeg_with_payload
-    path.write_bytes(put(data, payload, str(path)))
+    path.write_bytes(dflimg._with_payload(data, payload, str(path)))
 
 
 def poison(path: Path, **changes) -> Path:
