@@ -5,6 +5,7 @@ Light module (no numpy, no cv2): ``dfl-tui status`` and the TUI home screen use 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -117,6 +118,39 @@ class Workspace:
         """The trash folder beside a set of images (``aligned/.trash``)."""
         return folder / TRASH_DIR
 
+    def work_folders(self) -> list[Path]:
+        """The folders dfl-tui writes in, and their sub-folders (one level, no symlinks): where a
+        killed run can leave temporary files or an interrupted move (:mod:`dfl_tui.util.tempfiles`)."""
+        tops = [self.root, *(f(s) for s in SIDES for f in (self.frames, self.aligned, self.aligned_debug)),
+                self.merged, self.merged_mask, self.model_dir]
+        out: dict[Path, None] = {}
+        for top in tops:
+            if not top.is_dir():
+                continue
+            out[top] = None
+            with contextlib.suppress(OSError):
+                for e in os.scandir(top):
+                    if e.is_dir(follow_symlinks=False) and not e.name.startswith("."):
+                        out[Path(e.path)] = None
+        return list(out)
+
+    def leftovers(self) -> dict[str, Any]:
+        """What killed runs left: interrupted moves (folder -> files under temporary names) and
+        stale temporary files (count, bytes)."""
+        from .util.tempfiles import interrupted_moves, stale_temps
+
+        moves: dict[str, int] = {}
+        files = size = 0
+        for f in self.work_folders():
+            n = len(interrupted_moves(f)) if (f / TRASH_DIR).is_dir() else 0
+            if n:
+                moves[str(f)] = n
+            for p in stale_temps(f):
+                with contextlib.suppress(OSError):
+                    size += p.stat().st_size
+                    files += 1
+        return {"interrupted": moves, "stale_temps": {"files": files, "bytes": size}}
+
     def ensure(self) -> "Workspace":
         self.root.mkdir(parents=True, exist_ok=True)
         return self
@@ -161,6 +195,7 @@ class Workspace:
         st["result"] = str(self.result) if self.result.exists() else None
         st["result_bytes"] = self.result.stat().st_size if self.result.exists() else 0
         st["result_mask"] = str(self.result_mask) if self.result_mask.exists() else None
+        st.update(self.leftovers())
         return st
 
     def entries(self) -> Iterator[Path]:

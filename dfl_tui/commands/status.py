@@ -52,4 +52,17 @@ def run(args: argparse.Namespace) -> int:
     for j in st["active_jobs"]:
         prog = j.get("progress") or {}
         print(f"     job {j['id']}: {j['state']} {prog.get('done', 0)}/{prog.get('total') or '?'}")
+    for line in leftover_lines(st):
+        print(f"  !  {line}")
     return 0
+
+
+def leftover_lines(st: dict) -> list[str]:
+    """Warnings about what killed runs left (see Workspace.leftovers)."""
+    lines = [f"interrupted operation in {folder}: {n} file(s) under temporary names (.txn-*); the next dfl-tui "
+             f"job finishes it from the trash journal" for folder, n in (st.get("interrupted") or {}).items()]
+    tmp = st.get("stale_temps") or {}
+    if tmp.get("files"):
+        lines.append(f"stale temporary files: {tmp['files']} ({human_bytes(tmp['bytes'])}) left by killed runs; the "
+                     "next dfl-tui job removes them")
+    return lines

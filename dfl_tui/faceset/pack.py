@@ -35,6 +35,7 @@ from ..errors import InputError
 from ..faces.dflimg import FaceFileError, RestrictedUnpickler, UnsafeMetadataError
 from ..jobs.context import Reporter
 from ..util.atomic import atomic_open, atomic_write_bytes
+from ..util.paths import OutsideError, inside
 from ..workspace import list_images
 from .trash import Trash
 
@@ -97,9 +98,22 @@ def pack_folder(folder: Path, ctx: Reporter | None = None, *, persons: bool = Fa
     if persons:
         for d in sorted(folder.iterdir()):
             if d.is_dir() and not d.name.startswith("."):
+                try:
+                    inside(folder, d, "folder")
+                except OutsideError as exc:
+                    ctx.warn(f"{exc}; not packed")
+                    continue
                 items += [(p, d.name) for p in list_images(d)]
     else:
         items = [(p, None) for p in list_images(folder)]
+    kept = []
+    for p, person in items:
+        try:
+            inside(folder, p)
+            kept.append((p, person))
+        except OutsideError as exc:
+            ctx.warn(f"{exc}; not packed")
+    items = kept
     if not items:
         raise InputError(f"{folder}: no faces to pack" + (" in sub-folders" if persons else ""))
     if fmt != "dflpack":
@@ -302,6 +316,8 @@ def unpack_folder(folder: Path, ctx: Reporter | None = None, *, overwrite: bool 
         ctx.log(f"reading DeepFaceLab's {dfl.name} safely (restricted reader): {len(entries)} faces")
     else:
         raise InputError(f"no {PACK_NAME} or {DFL_PAK_NAME} in {folder}")
+    for parent in sorted({e.person for e in entries if e.person}):
+        inside(folder, folder / parent, "folder")  # never write through a symlinked person folder
     ctx.stage("unpacking", len(entries), "faces")
     written = skipped = 0
     with open(path, "rb") as fh:

@@ -13,8 +13,13 @@ that a new one replaces, an XSeg model started again::
 
 Paths are relative to the folder. Files move in two phases through hidden
 temporary names (``.txn-<op>-<i><ext>``), so cycles (``a->b, b->a``) and
-renumbering work, and a crash half-way is finished by :meth:`Trash.recover`
-from the journal. Thumbnails (``.thumbs/``) move with their faces, and the
+renumbering work; a ``{"phase2": op}`` record between the phases tells a crash
+in the first (some files still under their old names) from one in the second.
+:meth:`Trash.recover` finishes an interrupted transaction from the journal, and
+every job does so for the workspace's folders before it starts
+(:func:`tidy_folders`), so nothing reads a set with faces hidden under temporary
+names. Moves stay inside the set: a sub-folder or a ``.trash`` that is a symlink
+leading elsewhere is refused (:mod:`dfl_tui.util.paths`). Thumbnails (``.thumbs/``) move with their faces, and the
 reviewer's tag journal (:mod:`dfl_tui.faceset.journal`) is told about every
 move, so a tag follows its face into the trash and back.
 
@@ -42,11 +47,13 @@ from typing import Iterable, Iterator, Sequence
 from ..errors import InputError
 from ..faces.thumbs import move_face, thumbnail_path
 from ..util.atomic import read_jsonl
+from ..util.paths import inside, plain_dir
+from ..util.tempfiles import TXN_PREFIX, clean_stale_temps, interrupted_moves
 from ..workspace import TRASH_DIR
 
 JOURNAL = "journal.jsonl"
 LOCK = "lock"
-TMP_PREFIX = ".txn-"
+TMP_PREFIX = TXN_PREFIX
 STAGING_DIR = ".staging"
 
 
@@ -95,6 +102,7 @@ class Trash:
     # -- locking and the journal -----------------------------------------------------
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        plain_dir(self.root, "trash folder")
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -145,7 +153,19 @@ class Trash:
             n += 1
         return cand
 
+    def _check_inside(self, moves: Sequence[tuple[str, str]]) -> None:
+        """Every folder a move reads from or writes to really lies inside the set (the symlink rule)."""
+        seen: set[str] = set()
+        for a, b in moves:
+            for rel in (a, b):
+                parent = Path(rel).parent.as_posix()
+                if parent not in seen:
+                    seen.add(parent)
+                    if parent != ".":
+                        inside(self.folder, self.folder / parent, "folder")
+
     def _plan(self, moves: Sequence[tuple[str, str]], avoid_clash: bool) -> list[tuple[str, str]]:
+        self._check_inside(moves)
         vacated = {a for a, _ in moves}
         taken: set[str] = set()
         plan = []
@@ -174,6 +194,7 @@ class Trash:
             tmps.append((tmp, a, b))
             if progress and i % 500 == 0:
                 progress(i, 2 * n)
+        self._append({"phase2": op_id})
         for j, (tmp, a, b) in enumerate(tmps):
             move_face(tmp, self.folder / b)
             done.append((a, b))
@@ -200,7 +221,7 @@ class Trash:
             self._recover_locked()
             plan = self._plan(rel, avoid_clash)
             op_id = uuid.uuid4().hex[:12]
-            rec = {"op": op_id, "t": time.time(), "action": action, "moves": plan}
+            rec = {"op": op_id, "t": time.time(), "action": action, "moves": plan, "v": 2}
             if info:
                 rec["info"] = info
             if plan:
@@ -265,7 +286,7 @@ class Trash:
                 back = self._displaced(back, op.info["displace"]) + back
             plan = self._plan(back, avoid_clash=True)
             undo_id = uuid.uuid4().hex[:12]
-            self._append({"undo": op.id, "op": undo_id, "t": time.time(), "moves": plan})
+            self._append({"undo": op.id, "op": undo_id, "t": time.time(), "moves": plan, "v": 2})
             done = self._execute(undo_id, plan, progress)
         return Op(undo_id, f"undo {op.action}", done, time.time())
 
@@ -289,25 +310,47 @@ class Trash:
             return self._recover_locked()
 
     def _recover_locked(self) -> int:
-        leftovers = [p for p in _walk_tmp(self.folder)]
+        """Finish every transaction that left files under temporary names: a crash in the second
+        phase is finished (temporary -> target); one in the first also moves the files it had not
+        reached yet, so the whole operation is done as recorded (and can be undone)."""
+        leftovers = interrupted_moves(self.folder)
         if not leftovers:
             return 0
         plans: dict[str, list] = {}
+        versions: dict[str, int] = {}
+        in_phase2: set[str] = set()
         for r in self._records():
             if "op" in r:
                 plans[r["op"]] = r.get("moves", [])
-        fixed = 0
+                versions[r["op"]] = int(r.get("v", 1))
+            elif "phase2" in r:
+                in_phase2.add(r["phase2"])
+        tmp_of: dict[str, dict[int, Path]] = {}
         for p in leftovers:
             stem = p.name[len(TMP_PREFIX):].rsplit(".", 1)[0]
             op_id, _, idx = stem.rpartition("-")
             moves = plans.get(op_id)
             if moves is None or not idx.isdigit() or int(idx) >= len(moves):
                 continue
-            target = self.folder / moves[int(idx)][1]
-            if target.exists():
-                target = self.folder / self._unique(moves[int(idx)][1], set(), set())
-            move_face(p, target)
-            fixed += 1
+            tmp_of.setdefault(op_id, {})[int(idx)] = p
+        fixed = 0
+        for op_id, tmps in tmp_of.items():
+            moves = plans[op_id]
+            if versions[op_id] >= 2 and op_id not in in_phase2:  # cut short in phase 1: take the rest along
+                for i, (a, _b) in enumerate(moves):
+                    src = self.folder / a
+                    if i not in tmps and src.exists():
+                        tmps[i] = src.parent / f"{TMP_PREFIX}{op_id}-{i}{src.suffix}"
+                        move_face(src, tmps[i])
+            done = []
+            for i in sorted(tmps):
+                rel = moves[i][1]
+                if (self.folder / rel).exists():
+                    rel = self._unique(rel, set(), set())
+                move_face(tmps[i], self.folder / rel)
+                done.append((moves[i][0], rel))
+                fixed += 1
+            _notify_tags(self.folder, done)
         return fixed
 
     # -- what is in it ---------------------------------------------------------------------
@@ -333,18 +376,6 @@ class Trash:
                     thumbnail_path(p).unlink()
             self._append({"emptied": True, "t": time.time()})
         return n
-
-
-def _walk_tmp(folder: Path) -> Iterator[Path]:
-    """Leftover temporary names in the set, its trash and its sub-folders (one level)."""
-    dirs = [folder, folder / TRASH_DIR, folder / STAGING_DIR]
-    with contextlib.suppress(OSError):
-        dirs += [d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")]
-    for d in dirs:
-        with contextlib.suppress(OSError):
-            for e in os.scandir(d):
-                if e.name.startswith(TMP_PREFIX) and e.is_file():
-                    yield Path(e.path)
 
 
 def _notify_tags(folder: Path, moves: list[tuple[str, str]]) -> None:
@@ -373,3 +404,24 @@ def set_aside(folder: str | os.PathLike, paths: Iterable[str | os.PathLike], act
         reporter.log(f"moved {len(op.moves)} file(s) from {folder.name}/ to {folder.name}/{TRASH_DIR}/"
                      + (f" (undo: {undo})" if undo else " (undoable)"))
     return op
+
+
+def tidy_folders(folders: Iterable[str | os.PathLike], log=None) -> dict[str, int]:
+    """Before a job: finish the transactions a crash interrupted and remove the temporary files of
+    killed runs in ``folders`` (:meth:`dfl_tui.workspace.Workspace.work_folders`); says so on ``log``."""
+    out = {"finished": 0, "removed": 0}
+    for folder in dict.fromkeys(Path(f) for f in folders):
+        if not folder.is_dir():
+            continue
+        if interrupted_moves(folder):
+            try:
+                n = Trash(folder).recover()
+            except (OSError, InputError) as exc:
+                if log is not None:
+                    log(f"{folder}: an interrupted move could not be finished ({exc}); 'dfl-tui status' shows it")
+                n = 0
+            out["finished"] += n
+            if n and log is not None:
+                log(f"finished an interrupted operation in {folder}: {n} file(s) put in place from the journal")
+        out["removed"] += clean_stale_temps(folder, log)[0]
+    return out

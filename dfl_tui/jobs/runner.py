@@ -63,6 +63,7 @@ def execute(run: RunDir, ctx: JobContext) -> int:
     try:
         opts = optmod.from_dict(step.options_cls(), spec.get("options") or {})
         ctx.set_state("running")
+        _tidy(ws, opts, ctx)
         fn = step.run_fn()
         result = fn(ctx, opts)
         if isinstance(result, dict):
@@ -92,6 +93,17 @@ def execute(run: RunDir, ctx: JobContext) -> int:
         ctx.log(msg, "error")
         ctx.set_state("failed", ended=time.time(), error=msg, traceback=tb)
         return 1
+
+
+def _tidy(ws: Workspace, opts: Any, ctx: JobContext) -> None:
+    """Finish interrupted moves and remove temporary files of killed runs before the step reads anything."""
+    from ..faceset.trash import tidy_folders
+
+    extra = [Path(v) for v in (getattr(opts, k, None) for k in ("folder", "input_dir")) if isinstance(v, str) and v]
+    try:
+        tidy_folders([*ws.work_folders(), *extra], ctx.log)
+    except Exception as exc:  # noqa: BLE001 - tidying must never keep a step from running
+        ctx.warn(f"could not tidy the workspace before the step ({type(exc).__name__}: {exc})")
 
 
 def _friendly_error(exc: BaseException) -> str:

@@ -70,7 +70,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, fsync: bool = True
     """Open a temporary file that replaces ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The writer's process id in the name: a temporary file of a killed run is known as stale
+    # (util.tempfiles) and removed by the next run.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; ours are ordinary user files
         with os.fdopen(fd, mode) as fh:

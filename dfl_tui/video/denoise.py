@@ -28,7 +28,8 @@ from ..errors import InputError, JobCancelled
 from ..faceset.trash import Trash
 from ..jobs.context import Reporter
 from ..workspace import TRASH_DIR, list_images
-from .imageio import ImageWriter, clean_stale_temps, read_ahead
+from ..util.tempfiles import clean_stale_temps
+from .imageio import ImageWriter, read_ahead
 from .options import DenoiseOptions
 
 TEMPORAL_STRENGTH = 5.0  # DeepFaceLab's fixed temporal luma/chroma strength

@@ -24,7 +24,8 @@ from ..faceset.trash import set_aside
 from ..jobs.context import Reporter
 from ..util.atomic import atomic_write_json, read_json
 from ..workspace import list_images
-from .imageio import ImageWriter, clean_stale_temps
+from ..util.tempfiles import clean_stale_temps
+from .imageio import ImageWriter
 from .options import ExtractFramesOptions
 from .probe import find_video, open_video, resolve_in_workspace, stream_fps
 

@@ -119,15 +119,6 @@ def _put(out: "queue_mod.Queue[Any]", item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def clean_stale_temps(folder: Path) -> None:
-    """Temporary frame files left by a killed run (hidden, so never mistaken for frames)."""
-    for p in folder.glob(".*.tmp"):
-        try:
-            p.unlink()
-        except OSError:
-            pass
-
-
 def encode_image(path: Path, img: np.ndarray, jpeg_quality: int = 95, png_compression: int = 1) -> bytes:
     """PNG or JPEG bytes by ``path``'s extension."""
     import cv2

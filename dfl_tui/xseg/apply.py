@@ -245,6 +245,7 @@ def _rewrite_all(ctx: Any, folder: Path, title: str, change: Callable[[dflimg.Fa
             plans.append((p, meta))
         if i % 64 == 0:
             ctx.progress(i, len(files))
+            ctx.check_cancel()  # nothing is written before every face is read: stopping here changes nothing
     backup = None
     if removed:
         backup = backup_path(folder, kind)
@@ -335,6 +336,8 @@ def fetch(ctx: Any, folder: Path, opts: XSegOptions) -> dict[str, Any]:
     ctx.stage(f"fetching labelled faces to {out}", total=len(files), unit="faces")
     copied = existing = 0
     for i, p in enumerate(files):
+        if i % 64 == 0:
+            ctx.check_cancel()
         try:
             meta = dflimg.read_meta(p)
         except InputError as exc:
