@@ -221,7 +221,7 @@ def test_xseg_import_maps_every_tensor_and_up_convolutions_sit_where_tensorflow_
     ws = Workspace(tmp_path / "ws")
     assert cli.main(["-w", str(ws.root), "model", "import-dfl", str(folder)]) == 0
     model = load_xseg(ModelDir.of(ws, "XSeg"))
-    assert model.iteration == 7 and model.net.upconv == "tf"
+    assert model.iteration == 7 and model.net.upconv == "tf" and model.net.pool_pad == "zeros"
     for k, v in model.net.state_dict().items():
         assert np.array_equal(v.numpy(), sd[k]), k
     # the transposed convolution is TensorFlow's SAME placement (DFL's Conv2DTranspose), checked from its definition

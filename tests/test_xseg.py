@@ -223,7 +223,7 @@ def test_xseg_train_writes_a_resumable_model(trained):
     md = model_dir_for(ws)
     opts = json.loads(md.options_path.read_text())
     assert opts["model"] == "XSeg" and opts["options"] == {"face_type": "whole", "resolution": 64, "base_ch": 8,
-                                                       "upconv": "tf"}
+                                                       "upconv": "tf", "pool_pad": "zeros"}
     folder, manifest = find_checkpoint(md)
     assert manifest["iteration"] == 6 and {"XSeg.safetensors", "XSeg_opt.safetensors"} <= set(manifest["files"])
     lines = [json.loads(x) for x in md.metrics_path.read_text().splitlines()]

@@ -177,12 +177,26 @@ def _fixed(kind: str) -> list[str]:
     return [s.name for s in optmod.describe(OPTIONS_CLASSES[kind]) if s.fixed]
 
 
+def _xseg_width(arrays: dict[str, Any], net_file: str) -> int:
+    """The XSeg network's base width, from its first convolution (DeepFaceLab's is 32; ours may be 4..64)."""
+    from ..xseg.options import XSegTrainOptions
+    from .. import options as optmod
+
+    first = arrays.get("conv01/conv/weight:0")
+    shape = tuple(getattr(first, "shape", ()))
+    spec = next(s for s in optmod.describe(XSegTrainOptions) if s.name == "base_ch")
+    if len(shape) != 4 or not spec.min <= shape[3] <= spec.max:
+        raise D.DflImportError(f"{net_file}.npy: conv01/conv/weight:0 has shape {list(shape)}, not [3, 3, 3, base] "
+                               f"with base {int(spec.min)}..{int(spec.max)}: not an XSeg network")
+    return int(shape[3])
+
+
 def _import_xseg(dfl: D.DflModelFiles, mdir: ModelDir, log: Log) -> dict[str, Any]:
     import torch
 
     from ..faces.facetype import FaceType
     from ..models.optim import RMSprop
-    from ..xseg.model import FORMAT, NET_PART, OPT_PART
+    from ..xseg.model import DFL_LAYOUT, FORMAT, NET_PART, OPT_PART
     from ..xseg.net import XSegNet
     from ..xseg.options import MODEL_NAME
     from . import checkpoint as ckpt
@@ -192,7 +206,10 @@ def _import_xseg(dfl: D.DflModelFiles, mdir: ModelDir, log: Log) -> dict[str, An
     arrays = dfl.read_part(net_file)
     if arrays is None:
         raise D.DflImportError(f"{dfl.folder / (net_file + '.npy')} is missing: an XSeg model needs its weights")
-    net = XSegNet(res, 32)
+    base = _xseg_width(arrays, net_file)
+    if base != 32:
+        log(f"base width {base} channels (DeepFaceLab's XSeg uses 32)")
+    net = XSegNet(res, base, **DFL_LAYOUT)
     entries = D.xseg_map()
     _load_exact(net_file, net, D.map_weights(str(dfl.part_path(net_file)), arrays, entries, _tensor_sd(net)))
     opt = RMSprop(net.named_parameters(), lr=1e-4, lr_dropout=0.3)
@@ -210,7 +227,7 @@ def _import_xseg(dfl: D.DflModelFiles, mdir: ModelDir, log: Log) -> dict[str, An
     o = dfl.options
     ft = FaceType.from_string(str(o.get("face_type", "wf")))
     fixed = {"face_type": ft.to_string() if hasattr(ft, "to_string") else str(o.get("face_type", "wf")),
-             "resolution": res, "base_ch": 32, "upconv": "tf"}
+             "resolution": res, "base_ch": base, **DFL_LAYOUT}
     mdir.root.mkdir(parents=True, exist_ok=True)
     ckpt.save_checkpoint(mdir, parts, iteration=dfl.iteration, model=MODEL_NAME, trainer_state={"reason": "import-dfl"})
     mdir.write_options({"format": FORMAT, "model": MODEL_NAME, "options": fixed,

@@ -2,10 +2,11 @@
 
 Actions (DeepFaceLab §5.4 and §1 ``xseg ...``, plus dfl-tui's own):
 
-* ``apply``: the trained model (``model/XSeg``) on every face of a set. When the faceset's
-  face type differs from the model's, the model's crop is cut from the face's landmarks,
-  predicted there and mapped back, as DeepFaceLab does. Masks are binarised at 0.5 and
-  stored at 256 px in the face file (``xseg_mask``); the pixels are not touched.
+* ``apply``: the trained model (``model/XSeg``) on every face of a set, fed as DeepFaceLab's
+  "XSeg apply" feeds it (the face as float, Lanczos-resized to the model's resolution). When
+  the faceset's face type differs from the model's, the model's crop is cut from the face's
+  landmarks, predicted there and mapped back, as DeepFaceLab does. Masks are binarised at 0.5
+  and stored at 256 px in the face file (``xseg_mask``); the pixels are not touched.
 * ``apply-generic``: the FaceMesh whole-face mask (:mod:`dfl_tui.xseg.generic`), no model needed.
 * ``remove`` / ``remove-labels``: drop the masks / the polygons. Nothing is lost: what is
   removed is first written to ``<aligned>/.xseg_backup/<kind>-<time>.json``;
@@ -32,6 +33,8 @@ import numpy as np
 
 from ..errors import DflError, InputError
 from ..faces import dflimg
+from ..faces.facetype import FaceType
+from ..faces.landmarks import get_transform_mat
 from ..faces.thumbs import thumbnail_path
 from ..util.atomic import atomic_write_bytes, atomic_write_json, read_json
 from ..workspace import list_images
@@ -104,18 +107,29 @@ def latest_backup(folder: Path, kind: str) -> Path | None:
 # ---------------------------------------------------------------------------
 
 
-def predict_for_face(model: Any, image: np.ndarray, meta: dflimg.FaceMeta) -> tuple[np.ndarray, np.ndarray]:
-    """(model input crop, matrix face -> crop) for one face; see :func:`mask_back`."""
-    from .samples import cut_to_type
-
-    crop, _, mat = cut_to_type(image, meta, model.resolution, model.face_type)
+def predict_for_face(model: Any, image: np.ndarray, meta: dflimg.FaceMeta) -> tuple[np.ndarray, np.ndarray | None]:
+    """(model input, matrix face -> crop, or None for a plain resize) for one face, as DeepFaceLab's
+    "XSeg apply" cuts it: the face as float in [0, 1], resized (same face type) or warped (the model's
+    type cut from the face's landmarks, black outside) with Lanczos to the model's resolution."""
+    img = image.astype(np.float32) * np.float32(1.0 / 255.0)
+    res = model.resolution
+    if meta.face_type_enum == model.face_type or meta.landmarks is None or model.face_type == FaceType.MARK_ONLY:
+        if img.shape[:2] != (res, res):
+            img = cv2.resize(img, (res, res), interpolation=cv2.INTER_LANCZOS4)
+        return img, None
+    mat = get_transform_mat(meta.landmarks, res, model.face_type)
+    crop = cv2.warpAffine(img, mat, (res, res), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0)
     return crop, mat
 
 
-def mask_back(pred: np.ndarray, mat: np.ndarray, face_shape: tuple[int, int]) -> np.ndarray:
-    """A predicted crop mask mapped back onto the face image (zero outside the crop)."""
+def mask_back(pred: np.ndarray, mat: np.ndarray | None, face_shape: tuple[int, int]) -> np.ndarray:
+    """A predicted crop mask mapped back onto the face (zero outside the crop); ``mat`` None: the face
+    itself was resized, so the mask is already the face's (at the model's resolution)."""
+    if mat is None:
+        return pred
     h, w = face_shape
-    return cv2.warpAffine(pred, mat, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    return cv2.warpAffine(pred, mat, (w, h), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 

@@ -2,7 +2,8 @@
 
 ```
 model/XSeg/
-  options.json      {"format": "dfl-tui-model/1", "model": "XSeg", "options": {face_type, resolution, base_ch}, ...}
+  options.json      {"format": "dfl-tui-model/1", "model": "XSeg",
+                     "options": {face_type, resolution, base_ch, upconv, pool_pad}, ...}
   state.json        iteration, last save (a copy for the UI)
   checkpoint/       XSeg.safetensors (network), XSeg_opt.safetensors (RMSprop), rng, manifest.json
   checkpoint.prev/  the previous good one
@@ -27,12 +28,23 @@ from ..errors import DflError
 from ..faces.facetype import FaceType
 from ..train.checkpoint import RNG_PART, load_checkpoint
 from ..train.modeldir import ModelDir
-from .net import LEGACY_UPCONV, XSegNet
+from .net import LEGACY_POOL_PAD, LEGACY_UPCONV, XSegNet
 from .options import MODEL_NAME
 
 NET_PART = "XSeg"
 OPT_PART = "XSeg_opt"
 FORMAT = "dfl-tui-model/1"
+#: how new and imported networks are built: DeepFaceLab's up-convolution placement and BlurPool padding
+DFL_LAYOUT = {"upconv": "tf", "pool_pad": "zeros"}
+
+
+def net_layout(saved: dict[str, Any]) -> dict[str, str]:
+    """``upconv`` and ``pool_pad`` of a saved XSeg model (its options.json): as recorded; where not,
+    what the dfl-tui version that made it used (DeepFaceLab's for a model imported from it)."""
+    o = saved.get("options") or {}
+    imported = (saved.get("imported_from") or {}).get("tool") == "DeepFaceLab"
+    return {"upconv": str(o.get("upconv", "tf" if imported else LEGACY_UPCONV)),
+            "pool_pad": str(o.get("pool_pad", "zeros" if imported else LEGACY_POOL_PAD))}
 
 
 def model_dir_for(workspace: Any, override: str | None = None) -> ModelDir:
@@ -56,12 +68,16 @@ class XSegModel:
     device: torch.device
 
     @torch.no_grad()
-    def predict(self, faces_bgr_u8: list[np.ndarray]) -> np.ndarray:
-        """Masks (N x res x res float32 in [0, 1]) of faces already cut to the model's type and size."""
-        if not faces_bgr_u8:
+    def predict(self, faces_bgr: list[np.ndarray]) -> np.ndarray:
+        """Masks (N x res x res float32 in [0, 1]) of faces already cut to the model's type and size
+        (uint8 0..255 or float 0..1, BGR)."""
+        if not faces_bgr:
             return np.zeros((0, self.resolution, self.resolution), np.float32)
-        # NHWC uint8 -> NCHW float viewed channels-last: no copy of the layout on the way.
-        x = torch.from_numpy(np.stack(faces_bgr_u8)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        # NHWC -> NCHW viewed channels-last: no copy of the layout on the way.
+        batch = np.stack(faces_bgr)
+        x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float()
+        if batch.dtype == np.uint8:
+            x = x.div_(255.0)
         return self.net.predict(x)[:, 0].float().cpu().numpy()
 
 
@@ -104,7 +120,7 @@ def load_xseg(mdir: ModelDir, device: torch.device | str = "cpu", warn: Any = No
     parts, manifest, _folder = got
     parts.pop(RNG_PART, None)
     dev = torch.device(device)
-    net = XSegNet(res, base, upconv=str((saved.get("options") or {}).get("upconv", LEGACY_UPCONV)))
+    net = XSegNet(res, base, **net_layout(saved))
     net.load_state_dict(parts[NET_PART])
     net.to(dev, memory_format=torch.channels_last).eval()
     return XSegModel(net, ft, res, int(manifest.get("iteration", 0)), dev)

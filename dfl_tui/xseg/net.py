@@ -25,6 +25,16 @@ import torch.nn.functional as F
 from torch import nn
 
 
+# Transposed-convolution placement: "tf" = DeepFaceLab's; "torch" = dfl-tui's models from before the import.
+UPCONV = ("tf", "torch")
+#: what a saved XSeg model without an "upconv" option was trained with
+LEGACY_UPCONV = "torch"
+# BlurPool padding: "zeros" = DeepFaceLab's; "reflect" = dfl-tui's models from before they matched it.
+POOL_PAD = ("zeros", "reflect")
+#: what a saved XSeg model without a "pool_pad" option was trained with
+LEGACY_POOL_PAD = "reflect"
+
+
 class FRN(nn.Module):
     """Filter Response Normalisation: x / sqrt(mean_hw(x^2) + |eps|) * gamma + beta, eps learned."""
 
@@ -54,10 +64,17 @@ class TLU(nn.Module):
 
 
 class BlurPool(nn.Module):
-    """Anti-aliased stride-2 down-sampling: a fixed binomial filter of ``filt_size`` taps, reflect padding."""
+    """Anti-aliased stride-2 down-sampling: a fixed binomial filter of ``filt_size`` taps.
 
-    def __init__(self, ch: int, filt_size: int = 3) -> None:
+    ``pad="zeros"`` pads as DeepFaceLab's BlurPool does (``tf.pad``: zeros); ``"reflect"`` is
+    the padding of XSeg models trained by dfl-tui before it matched DeepFaceLab's (kept so
+    that they predict as they were trained)."""
+
+    def __init__(self, ch: int, filt_size: int = 3, pad: str = "zeros") -> None:
         super().__init__()
+        if pad not in POOL_PAD:
+            raise ValueError(f"pool padding {pad!r}: one of {POOL_PAD}")
+        self.mode = "constant" if pad == "zeros" else "reflect"
         row = torch.tensor([math.comb(filt_size - 1, k) for k in range(filt_size)], dtype=torch.float32)
         k2 = row[:, None] * row[None, :]
         k2 = k2 / k2.sum()
@@ -69,7 +86,7 @@ class BlurPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pad != (0, 0, 0, 0):
-            x = F.pad(x, self.pad, mode="reflect")
+            x = F.pad(x, self.pad, mode=self.mode)
         return F.conv2d(x, self.kernel.to(x.dtype), stride=2, groups=self.ch)
 
 
@@ -103,10 +120,6 @@ class UpConvBlock(nn.Sequential):
         super().__init__(conv, FRN(cout), TLU(cout))
 
 
-# Transposed-convolution placement: "tf" = DeepFaceLab's; "torch" = dfl-tui's models from before the import.
-UPCONV = ("tf", "torch")
-#: what a saved XSeg model without an "upconv" option was trained with
-LEGACY_UPCONV = "torch"
 
 # Encoder: (convolutions, channel multiplier, BlurPool filter size) per level.
 _ENC = ((2, 1, 4), (2, 2, 3), (2, 4, 2), (3, 8, 2), (3, 8, 2), (3, 8, 2))
@@ -118,11 +131,12 @@ class XSegNet(nn.Module):
     """XSeg at ``resolution`` (a multiple of 64; DeepFaceLab: 256) with ``base_ch`` (32) channels."""
 
     def __init__(self, resolution: int = 256, base_ch: int = 32, in_ch: int = 3, out_ch: int = 1,
-                 upconv: str = "tf") -> None:
+                 upconv: str = "tf", pool_pad: str = "zeros") -> None:
         super().__init__()
         if upconv not in UPCONV:
             raise ValueError(f"upconv {upconv!r}: one of {UPCONV}")
         self.upconv = upconv
+        self.pool_pad = pool_pad
         if resolution % 64:
             raise ValueError(f"XSeg resolution must be a multiple of 64, not {resolution}")
         self.resolution = resolution
@@ -139,7 +153,7 @@ class XSegNet(nn.Module):
                 convs.append(ConvBlock(c, b * mult))
                 c = b * mult
             self.enc.append(nn.Sequential(*convs))
-            self.pools.append(BlurPool(c, filt))
+            self.pools.append(BlurPool(c, filt, pool_pad))
             skip_ch.append(c)
         self.deep_ch = c
         flat = self.bottom * self.bottom * c

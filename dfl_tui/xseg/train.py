@@ -43,8 +43,8 @@ from ..train.summary import summary_text
 from ..util.atomic import atomic_write_json, atomic_write_text
 from ..util.prefetch import Prefetcher
 from .augment import augment
-from .model import FIXED, FORMAT, NET_PART, OPT_PART, model_dir_for, saved_fixed
-from .net import LEGACY_UPCONV, XSegNet, count_parameters
+from .model import DFL_LAYOUT, FIXED, FORMAT, NET_PART, OPT_PART, model_dir_for, net_layout, saved_fixed
+from .net import XSegNet, count_parameters
 from .options import MODEL_NAME, XSegTrainOptions
 from .samples import XSegSample, folders_for, load_face_only, load_truth, scan, training_set
 
@@ -217,7 +217,7 @@ class XSegTrainer:
         asked = {k: getattr(self.opts, k) for k in FIXED}
         saved = self.mdir.read_options()
         if not saved:
-            return {**asked, "upconv": "tf"}  # new models place up-convolutions as DeepFaceLab does
+            return {**asked, **DFL_LAYOUT}  # new models are built as DeepFaceLab's
         if saved.get("model") != MODEL_NAME:
             raise InputError(f"{self.mdir.root} holds a {saved.get('model')} model, not XSeg; "
                              "choose another --model-dir")
@@ -228,7 +228,7 @@ class XSegTrainer:
                 if asked[k] != spec.default:
                     self.ctx.warn(f"{k} stays {kept[k]!r} (fixed when the model was created; "
                                   "--restart for a new model)")
-        return {**kept, "upconv": str((saved.get("options") or {}).get("upconv", LEGACY_UPCONV))}
+        return {**kept, **net_layout(saved)}
 
     def _restart(self) -> None:
         if not self.mdir.root.exists():
@@ -252,7 +252,7 @@ class XSegTrainer:
         seed = int(opts.seed) if opts.seed else int.from_bytes(os.urandom(4), "little")
         torch.manual_seed(seed)
         # channels_last: about 20 % faster on CPU (oneDNN) and the fast layout for GPU convolutions.
-        self.net = XSegNet(self.res, self.base_ch, upconv=fixed["upconv"])
+        self.net = XSegNet(self.res, self.base_ch, upconv=fixed["upconv"], pool_pad=fixed["pool_pad"])
         self.net.to(self.device, memory_format=torch.channels_last)
         from ..models.optim import RMSprop
 
@@ -272,8 +272,9 @@ class XSegTrainer:
         created = saved.get("created") or time.time()
         trainer = {k: getattr(opts, k) for k in ("batch_size", "pretrain", "iterations", "lr", "lr_dropout",
                                                   "save_every_min", "preview_every")}
+        kept = {k: saved[k] for k in ("imported_from",) if k in saved}
         self.mdir.write_options({"format": FORMAT, "model": MODEL_NAME, "options": fixed, "trainer": trainer,
-                                 "fixed": list(FIXED), "created": created})
+                                 "fixed": list(FIXED), "created": created, **kept})
         run = getattr(self.ctx, "run", None)
         atomic_write_json(self.mdir.run_path, {"run_id": getattr(run, "id", None),
                                                "run_dir": str(getattr(run, "path", "") or ""), "pid": os.getpid(),
