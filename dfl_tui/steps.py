@@ -67,6 +67,9 @@ register(Step("denoise-frames", "Denoise frames", "dfl_tui.video.options:Denoise
               "dfl_tui.video.denoise:run_denoise", "Temporal denoise of a frame sequence, in place."))
 register(Step("extract-faces", "Extract faces", "dfl_tui.faces.options:ExtractFacesOptions",
               "dfl_tui.faces.extract:run_extract_faces", "Detect, align and save faces with their metadata."))
+register(Step("identity", "Identity embeddings", "dfl_tui.identity.options:IdentityOptions",
+              "dfl_tui.identity.step:run_identity",
+              "Embed every face of a set with the identity model (cached beside the set in .identity/)."))
 register(Step("sort", "Sort faceset", "dfl_tui.faceset.options:SortOptions", "dfl_tui.faceset.sort:run_sort",
               "Sort a faceset by blur, yaw, histogram... (renames; rejects go to the trash)."))
 register(Step("faceset", "Faceset tools", "dfl_tui.faceset.options:FacesetOptions", "dfl_tui.faceset.tools:run_faceset",
