@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--workspace", "-w", default=None, metavar="DIR",
                     help=f"workspace folder (default: $DFL_WORKSPACE or ./workspace; now {default_workspace()})")
     ap.add_argument("--version", action="version", version=f"dfl-tui {__version__}")
+    from .commands.tui import add_graphics_argument
+
+    add_graphics_argument(ap)
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for step in stepsmod.STEPS.values():
         if not step.cli:

@@ -28,10 +28,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "or a step name (make-video)")
     p.add_argument("--colors", choices=COLOR_CHOICES, default="auto",
                    help="colour system; auto = truecolor inside tmux/SSH when the terminal does not say")
+    add_graphics_argument(p)
     p.add_argument("--no-watch", action="store_true",
                    help="do not watch the workspace for changes (poll every few seconds instead)")
     p.add_argument("--keys", action="store_true",
                    help="print every key binding's id and key (for ~/.config/dfl-tui/keymap.toml), then exit")
+
+
+GRAPHICS_HELP = ("how to draw pictures: kitty graphics, Sixel, or half-block cells (works everywhere); "
+                 "auto = what the terminal (and tmux) can show; the choice in the palette is remembered")
+
+
+def add_graphics_argument(p: argparse.ArgumentParser) -> None:
+    """``--graphics``; also on the top-level parser so that plain ``dfl-tui --graphics sixel`` works."""
+    p.add_argument("--graphics", choices=("auto", "kitty", "sixel", "halfblock"), default=argparse.SUPPRESS,
+                   help=GRAPHICS_HELP)
 
 
 def settle_colors(env: MutableMapping[str, str], mode: str = "auto") -> str | None:
@@ -53,6 +64,23 @@ def settle_colors(env: MutableMapping[str, str], mode: str = "auto") -> str | No
         env["COLORTERM"] = "truecolor"
         return "truecolor"
     return None
+
+
+def settle_graphics(env: MutableMapping[str, str], requested: str | None) -> object:
+    """The graphics for this session: ``--graphics``, else ``$DFL_TUI_GRAPHICS``, else the choice remembered in
+    ui.json, else auto. Resolved before Textual starts (it asks tmux; nothing is read from the terminal).
+    kitty graphics need truecolor (the colour of a placeholder cell is the picture's id)."""
+    from ..tui import config
+    from ..tui.widgets import termgfx
+
+    want = requested or env.get("DFL_TUI_GRAPHICS") or ""
+    if want not in termgfx.MODES:
+        remembered = config.load_state(config.state_path()).get("graphics")
+        want = remembered if remembered in termgfx.MODES else "auto"
+    g = termgfx.resolve(want, env)
+    if g.mode == "kitty" and not env.get("TEXTUAL_COLOR_SYSTEM"):
+        env["COLORTERM"] = "truecolor"
+    return g
 
 
 def print_keys() -> int:
@@ -82,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "keys", False):
         return print_keys()
     settle_colors(os.environ, getattr(args, "colors", "auto") or "auto")
+    graphics = settle_graphics(os.environ, getattr(args, "graphics", None))
     from ..tui.app import DflApp
     from ..workspace import Workspace
 
@@ -92,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         watch=not getattr(args, "no_watch", False),
         poll_interval=5.0 if not getattr(args, "no_watch", False) else 2.0,
         open_step=getattr(args, "open_step", None),
+        graphics=graphics,
     )
     code = app.run()
     if app.exiting_on == "hangup":

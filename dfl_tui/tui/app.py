@@ -78,6 +78,7 @@ class DflApp(App[int]):
         state_path: Path | None = None,
         open_step: str | None = None,
         start_step: bool = False,
+        graphics: Any = None,
     ) -> None:
         super().__init__()
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
@@ -96,6 +97,7 @@ class DflApp(App[int]):
         self._tty_timer: Any = None
         self._hup_installed = False
         self.exiting_on = ""  # "hangup" / "tty-lost": why the app exited on its own
+        self.graphics = self._initial_graphics(graphics)
         self._register_themes()
         wanted = theme or os.environ.get("DFL_TUI_THEME") or self.ui_state.get("theme") or DEFAULT_THEME
         if wanted not in self.available_themes:
@@ -114,6 +116,35 @@ class DflApp(App[int]):
             # Themes folder missing (broken install): a built-in fallback keeps the app usable.
             self.register_theme(Theme(DEFAULT_THEME, primary="#7aa2f7", dark=True, background="#1a1b26"))
             self.startup_messages.append(("warning", "shipped themes not found; using a fallback dfl-dark"))
+
+    # -- pictures -------------------------------------------------------------------------
+    def _initial_graphics(self, graphics: Any) -> Any:
+        """``graphics``: a resolved ``termgfx.Graphics`` (``dfl-tui tui`` passes one), a mode name, or None:
+        half-blocks (tests and embedders get a deterministic picture unless they ask)."""
+        from .widgets import termgfx
+
+        if isinstance(graphics, termgfx.Graphics):
+            return graphics
+        if isinstance(graphics, str) and graphics in termgfx.DRAW_MODES:
+            return termgfx.HALFBLOCK.with_mode(graphics)
+        return termgfx.HALFBLOCK
+
+    def set_graphics(self, mode: str, *, remember: bool = True) -> None:
+        """Switch how pictures are drawn (palette: "Graphics: ..."); remembered in ui.json."""
+        from .widgets import termgfx
+
+        if mode not in termgfx.MODES:
+            raise ValueError(mode)
+        g = termgfx.resolve(mode) if mode == "auto" else self.graphics.with_mode(mode)
+        self.graphics = g
+        if remember:
+            self.ui_state["graphics"] = mode
+        for screen in list(self.screen_stack):
+            for w in screen.query("*"):
+                changed = getattr(w, "graphics_changed", None)
+                if callable(changed):
+                    changed()
+        self.notify(f"pictures: {g.describe()}", timeout=4)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(TAG_DEFAULTS)

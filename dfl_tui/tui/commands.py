@@ -29,6 +29,9 @@ def palette_entries(app: Any) -> Iterator[tuple[str, str, Callable[[], Any]]]:
     yield "Screen: Jobs", "All jobs: progress, logs, errors, stop", app.action_jobs
     yield "Screen: Help", "Every key and its id for keymap.toml", app.action_help
     yield "Refresh workspace", "Read the workspace's state again", app.action_refresh_workspace
+    for mode, what in (("auto", "what this terminal (and tmux) can show"), ("kitty", "kitty graphics protocol"),
+                       ("sixel", "Sixel images"), ("halfblock", "half-block cells: works everywhere")):
+        yield f"Graphics: {mode}", f"Draw pictures with {what} (remembered)", partial(app.set_graphics, mode)
     yield "Reload keymap", "Read ~/.config/dfl-tui/keymap.toml again", app.action_reload_keymap
 
 

@@ -30,7 +30,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.strip import Strip
 from textual.widgets import Footer, Header, Static
 
 from ...merge.options import (COLOR_TRANSFER_MODES, MASK_MODES, MODES, SHARPEN_MODES, FrameSettings, MergeOptions,
@@ -38,7 +37,7 @@ from ...merge.options import (COLOR_TRANSFER_MODES, MASK_MODES, MODES, SHARPEN_M
 from ...options import describe
 from ...options import replace as opt_replace
 from ..messages import JobStarted, JobStartFailed
-from ..widgets.pixel_view import PixelView
+from ..widgets.picture import Picture
 from ..widgets.job_view import JobView
 
 VIEWS = ("after", "before", "mask")
@@ -107,35 +106,13 @@ class HelperReady(Message):
 class Rendered(Message):
     bubble = False
 
-    def __init__(self, req: int, meta: dict[str, Any], arrays: dict[str, Any], strips: list[Strip], view: str) -> None:
+    def __init__(self, req: int, meta: dict[str, Any], arrays: dict[str, Any], view: str) -> None:
         super().__init__()
-        self.req, self.meta, self.arrays, self.strips, self.view = req, meta, arrays, strips, view
+        self.req, self.meta, self.arrays, self.view = req, meta, arrays, view
 
 
-class ViewDrawn(Message):
-    bubble = False
-
-    def __init__(self, req: int, strips: list[Strip], view: str) -> None:
-        super().__init__()
-        self.req, self.strips, self.view = req, strips, view
-
-
-def draw(arrays: dict[str, Any], view: str) -> list[Strip]:
-    """Half-block strips of one view (RGB arrays from the helper); numpy is imported here, in a thread."""
-    import numpy as np
-
-    from ..widgets.halfblock import render
-
-    img = arrays.get(view)
-    if img is None:
-        return []
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    return render(img, quantize=2)
-
-
-class MergeImage(PixelView):
-    """The merged frame in half-block pixels, centred."""
+class MergeImage(Picture):
+    """The merged frame (the one picture widget: kitty, Sixel or half-blocks), centred."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__("starting the merger's model helper...", **kw)
@@ -422,8 +399,8 @@ class MergerScreen(Screen):
         if self.client is None or not self.stems:
             return
         self._req += 1
-        size = self.image.size
-        width, height = max(8, size.width), max(8, size.height * 2)
+        width, height = self.image.pixel_box()
+        width, height = max(8, width), max(8, height)
         self._render_frame(self._req, self.stem, settings_dict(self.settings), width, height, ZOOMS[self.zoom_i],
                      self.label, self.view)
 
@@ -438,10 +415,9 @@ class MergerScreen(Screen):
         try:
             meta, arrays = client.render(stem, settings, width, height, zoom, label)
         except DflError as exc:
-            self.post_message(Rendered(req, {"error": str(exc)}, {}, [], view))
+            self.post_message(Rendered(req, {"error": str(exc)}, {}, view))
             return
-        strips = draw(arrays, view) if arrays else []
-        self.post_message(Rendered(req, meta, arrays, strips, view))
+        self.post_message(Rendered(req, meta, arrays, view))
 
     @on(Rendered)
     def _on_rendered(self, msg: Rendered) -> None:
@@ -455,10 +431,7 @@ class MergerScreen(Screen):
             self._status(f"{self.stem}: {msg.meta['error']}")
             return
         self.meta, self.arrays = msg.meta, msg.arrays
-        if msg.view == self.view:
-            self.image.set_strips(msg.strips)
-        else:
-            self._redraw()
+        self._redraw()
         notes = "; ".join(msg.meta.get("notes") or [])
         faces = msg.meta.get("faces", 0)
         self._status(f"{self.stem}: {faces} face{'s' if faces != 1 else ''} merged in {msg.meta.get('merge_ms')} ms"
@@ -468,16 +441,9 @@ class MergerScreen(Screen):
         """Another view of the last result: no helper round trip."""
         if not self.arrays:
             return
-        self._draw_view(self._shown_req, dict(self.arrays), self.view)
-
-    @work(thread=True, exclusive=True, group="merger-draw", exit_on_error=False)
-    def _draw_view(self, req: int, arrays: dict[str, Any], view: str) -> None:
-        self.post_message(ViewDrawn(req, draw(arrays, view), view))
-
-    @on(ViewDrawn)
-    def _on_view_drawn(self, msg: ViewDrawn) -> None:
-        if msg.req == self._shown_req and msg.view == self.view:
-            self.image.set_strips(msg.strips)
+        img = self.arrays.get(self.view)
+        if img is not None:
+            self.image.set_image(img, key=(self._shown_req, self.view))
 
     def on_resize(self) -> None:
         self._schedule_render()

@@ -24,17 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from ..widgets.pixel_view import PixelView
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
+from ..widgets.picture import Picture
 from ...jobs.rundir import ACTIVE_STATES, RunDir
 from ...train.modeldir import ModelDir, list_models
 from ...train.monitor import (RANGES, MetricsReader, downsample, ema, fmt_loss, smoothing_alpha,
@@ -91,10 +90,10 @@ class Polled(Message):
 class PreviewRendered(Message):
     bubble = False
 
-    def __init__(self, key: tuple, strips: list[Strip], label: str) -> None:
+    def __init__(self, key: tuple, rgb: Any, label: str) -> None:
         super().__init__()
         self.key = key
-        self.strips = strips
+        self.rgb = rgb
         self.label = label
 
 
@@ -113,23 +112,18 @@ def _views(mdir: ModelDir) -> tuple[list[PreviewView], int | None, float | None]
     return views, idx.get("iteration"), idx.get("time")
 
 
-def render_preview(view: PreviewView, width: int, height_px: int) -> list[Strip]:
-    """Decode a preview PNG (PIL), crop the view, fit it into ``width`` x ``height_px`` pixels, half-blocks."""
+def load_preview(view: PreviewView) -> Any:
+    """Decode a preview PNG (PIL) and crop the view: RGB uint8 at the trainer's resolution (the
+    :class:`Picture` fits it to the screen and draws it with the session's graphics)."""
     import numpy as np
     from PIL import Image
-
-    from ..widgets.halfblock import render
 
     with Image.open(view.path) as im:
         im = im.convert("RGB")
         if view.row is not None and view.cell:
             c = view.cell
             im = im.crop((0, view.row * c, im.width, (view.row + 1) * c))
-        scale = min(width / im.width, height_px / im.height)
-        w, h = max(1, int(im.width * scale)), max(2, int(im.height * scale))
-        im = im.resize((w, h), Image.BOX if scale < 1 else Image.BILINEAR)
-        rgb = np.asarray(im, np.uint8)
-    return render(rgb)
+        return np.asarray(im, np.uint8)
 
 
 # ---------------------------------------------------------------------------
@@ -137,8 +131,8 @@ def render_preview(view: PreviewView, width: int, height_px: int) -> list[Strip]
 # ---------------------------------------------------------------------------
 
 
-class PreviewImage(PixelView):
-    """Half-block pixels of the latest preview, centred."""
+class PreviewImage(Picture):
+    """The latest preview, centred (kitty, Sixel or half-blocks)."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__('no preview yet', **kw)
@@ -396,23 +390,23 @@ class TrainMonitorScreen(Screen):
         if not force and key == self._preview_key:
             return
         self._preview_key = key
-        self._render_preview(v, key, size.width, size.height * 2)
+        self._render_preview(v, key)
         self._update_status()
 
     @work(thread=True, exclusive=True, group="train-monitor-preview", exit_on_error=False)
-    def _render_preview(self, view: PreviewView, key: tuple, width: int, height_px: int) -> None:
+    def _render_preview(self, view: PreviewView, key: tuple) -> None:
         try:
-            strips = render_preview(view, width, height_px)
+            rgb = load_preview(view)
         except Exception as exc:  # noqa: BLE001 - the trainer may be replacing the file: next poll retries
             self.app.log.warning(f"preview not rendered: {exc}")
             self._preview_key = None
             return
-        self.post_message(PreviewRendered(key, strips, view.label))
+        self.post_message(PreviewRendered(key, rgb, view.label))
 
     @on(PreviewRendered)
     def _on_preview(self, msg: PreviewRendered) -> None:
         if msg.key == self._preview_key:
-            self.preview.set_strips(msg.strips)
+            self.preview.set_image(msg.rgb, key=msg.key[:3])
 
     def on_resize(self) -> None:
         self._preview_key = None
@@ -522,4 +516,4 @@ class TrainMonitorScreen(Screen):
         self.app.pop_screen()
 
 
-__all__ = ["PreviewImage", "TrainMonitorScreen", "render_preview"]
+__all__ = ["PreviewImage", "TrainMonitorScreen", "load_preview"]

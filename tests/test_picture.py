@@ -1,0 +1,191 @@
+"""The one picture widget and terminal graphics: detection, the kitty / Sixel / half-block bytes,
+and "transmit once, then only place" -- all without a real terminal (the widget's own code paths,
+the compositor's output and the app's graphics sink)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from textual.app import App, ComposeResult
+from textual.widget import Widget
+
+from dfl_tui.tui.widgets import termgfx
+from dfl_tui.tui.widgets.picture import Picture, fit
+from dfl_tui.tui.widgets.termgfx import Graphics, TmuxInfo, detect
+from tui_fixtures import wait_for
+
+
+# -- detection -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env, mode", [
+    ({"TERM": "xterm-kitty", "KITTY_WINDOW_ID": "1"}, "kitty"),
+    ({"TERM": "xterm-ghostty", "TERM_PROGRAM": "ghostty"}, "kitty"),
+    ({"TERM": "foot"}, "sixel"),
+    ({"TERM": "xterm-256color", "TERM_PROGRAM": "WezTerm"}, "sixel"),
+    ({"TERM": "xterm-256color", "WT_SESSION": "x"}, "sixel"),
+    ({"TERM": "xterm-256color"}, "halfblock"),
+    ({"TERM": "linux", "KITTY_WINDOW_ID": "1"}, "halfblock"),
+])
+def test_detect_known_terminals(env, mode):
+    assert detect(env, "auto").mode == mode
+
+
+def test_detect_inside_tmux():
+    env = {"TERM": "tmux-256color", "TMUX": "/tmp/tmux-1/default,1,0"}
+    kitty_on = TmuxInfo("3.4", "xterm-kitty", "RGB,title", "on")
+    kitty_off = TmuxInfo("3.4", "xterm-kitty", "RGB,title", "off")
+    sixel = TmuxInfo("3.4", "foot", "RGB,sixel", "off")
+    plain = TmuxInfo("3.3a", "xterm-256color", "RGB", "off")
+    assert detect(env, tmux=kitty_on).mode == "kitty" and detect(env, tmux=kitty_on).tmux
+    g = detect(env, tmux=kitty_off)
+    assert g.mode == "halfblock" and "allow-passthrough" in g.reason
+    assert detect(env, tmux=sixel).mode == "sixel"
+    assert detect(env, tmux=plain).mode == "halfblock"
+    assert detect(env, tmux=None).mode == "halfblock"
+    # the user's word wins, with a hint when tmux will not pass it
+    g = detect(env, "kitty", tmux=kitty_off)
+    assert g.mode == "kitty" and "allow-passthrough" in g.reason
+    assert detect({"TERM": "xterm"}, "sixel").mode == "sixel"
+    assert detect({"TERM": "xterm-kitty"}, "auto", isatty=False).mode == "halfblock"
+    with pytest.raises(ValueError):
+        detect({}, "png")
+
+
+def test_cell_pixels_from_env():
+    assert termgfx.cell_pixels(env={"DFL_TUI_CELL_PX": "9x18"}) == (9, 18)
+
+
+# -- the bytes ---------------------------------------------------------------------------------------
+def test_sixel_encoding():
+    rgb = np.zeros((13, 5, 3), np.uint8)
+    rgb[:6] = (255, 0, 0)
+    rgb[6:] = (0, 0, 255)
+    s = termgfx.encode_sixel(rgb)
+    assert s.startswith("\x1bP") and "q" in s[:10] and s.endswith("\x1b\\")
+    assert '"1;1;5;13' in s
+    assert s.count("-") == 3  # ceil(13 / 6) bands
+    assert "#0;2;" in s and "#1;2;" in s
+    # a run of equal sixels is run-length encoded
+    assert "!" in termgfx.encode_sixel(np.full((6, 40, 3), 200, np.uint8))
+
+
+def test_kitty_commands_and_tmux_passthrough():
+    png = termgfx.encode_png(np.full((8, 8, 3), 90, np.uint8))
+    assert png[:4] == b"\x89PNG"
+    t = termgfx.kitty_transmit(4242, png, 3, 2)
+    assert t.startswith("\x1b_Ga=t,f=100,t=d,i=4242,q=2,m=0;") and "a=p,U=1,i=4242,c=3,r=2" in t
+    w = termgfx.kitty_transmit(4242, png, 3, 2, tmux=True)
+    assert w.startswith("\x1bPtmux;\x1b\x1b_G") and w.endswith("\x1b\\")
+    big = termgfx.kitty_transmit(7, b"x" * 10000, 1, 1)
+    assert big.count("\x1b_G") == 5 and "m=1" in big  # 4 chunks of base64 + the placement
+    rows = termgfx.kitty_rows(0x123456, 4, 2)
+    assert len(rows) == 2 and rows[0].count(termgfx.PLACEHOLDER) == 4
+    assert termgfx.kitty_style(0x123456).color.triplet == (0x12, 0x34, 0x56)
+    assert "a=d,d=I,i=7" in termgfx.kitty_delete(7)
+
+
+def test_fit():
+    assert fit(200, 100, 40, 40) == (40, 20)
+    assert fit(10, 10, 40, 20) == (20, 20)
+
+
+# -- the widget in an app -----------------------------------------------------------------------------
+class Label1(Widget):
+    """A one-line text that repaints itself only (no layout pass)."""
+
+    DEFAULT_CSS = "Label1 { height: 1; }"
+    text = "top"
+
+    def render(self) -> str:
+        return self.text
+
+    def update(self, text: str) -> None:
+        self.text = text
+        self.refresh()
+
+
+class PicApp(App):
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.graphics = Graphics(mode, mode, "test", cell_w=8, cell_h=16)
+        self.graphics_sink: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Label1(id="top")
+        yield Picture("no picture", id="pic")
+
+
+def frame(app: App) -> str:
+    """What Textual would write for a full repaint now (headless apps write nothing)."""
+    return app.screen._compositor.render_full_update().render_segments(app.console)
+
+
+def face(color=(200, 120, 60)) -> np.ndarray:
+    return np.full((64, 64, 3), color, np.uint8)
+
+
+@pytest.mark.parametrize("mode", ["kitty", "sixel", "halfblock"])
+async def test_picture_modes_emit_their_bytes_once(mode):
+    app = PicApp(mode)
+    async with app.run_test(size=(60, 20)) as pilot:
+        pic = app.query_one(Picture)
+        assert "no picture" in frame(app)
+        pic.set_image(face(), key="a")
+        await wait_for(pilot, lambda: pic.drawn is not None, what="the picture")
+        await pilot.pause()
+        sent = "".join(app.graphics_sink)
+        out = frame(app)
+        if mode == "kitty":
+            assert sent.count("\x1b_Ga=t,") == 1 and "a=p,U=1" in sent
+            assert termgfx.PLACEHOLDER in out
+            assert "\x1bP" not in sent
+        elif mode == "sixel":
+            assert sent.count("\x1bP0;1;0q") == 1 and "\x1b_G" not in sent
+            assert pic.sixel_sends == 1
+        else:
+            assert sent == "" and "▀" in out
+            assert "\x1bP" not in out and "\x1b_G" not in out
+        await pilot.pause()  # (frame() above drew everything again: a Sixel is painted again after it)
+        n = len(app.graphics_sink)
+        # nothing changed: the same key, an idle pause, a change elsewhere -> nothing re-sent
+        pic.set_image(face(), key="a")
+        app.query_one("#top", Label1).update("changed")
+        await pilot.pause(0.2)
+        assert len(app.graphics_sink) == n
+        # a new picture: sent once more; the old one back again (kitty keeps it: no re-send)
+        pic.set_image(face((10, 200, 10)), key="b")
+        await wait_for(pilot, lambda: pic.drawn is not None and pic.drawn.key[0] == "b", what="picture b")
+        await pilot.pause()
+        if mode == "halfblock":
+            assert app.graphics_sink == []
+        else:
+            assert len(app.graphics_sink) == n + 1
+        if mode == "kitty":
+            pic.set_image(face(), key="a")
+            await wait_for(pilot, lambda: pic.drawn.key[0] == "a", what="picture a again")
+            assert len(app.graphics_sink) == n + 1
+        # a message clears the picture
+        pic.set_message("gone")
+        await pilot.pause()
+        assert "gone" in frame(app) and not pic.has_picture
+
+
+async def test_sixel_repainted_when_its_cells_are_redrawn():
+    app = PicApp("sixel")
+    async with app.run_test(size=(60, 20)) as pilot:
+        pic = app.query_one(Picture)
+        pic.set_image(face(), key="a")
+        await wait_for(pilot, lambda: pic.sixel_sends == 1, what="the sixel")
+        pic.refresh()  # Textual redraws the blank cells under the picture: the picture is painted again
+        await wait_for(pilot, lambda: pic.sixel_sends == 2, what="the sixel again")
+        sent = app.graphics_sink[-1]
+        assert sent.startswith("\x1b7\x1b[") and sent.endswith("\x1b8")  # absolute position, cursor kept
+
+
+async def test_picture_fits_pixels_of_the_mode():
+    app = PicApp("kitty")
+    async with app.run_test(size=(60, 20)) as pilot:
+        pic = app.query_one(Picture)
+        w, h = pic.pixel_box()
+        assert (w, h) == (pic.size.width * 8, pic.size.height * 16)
+        app.graphics = Graphics("halfblock", "halfblock")
+        assert pic.pixel_box() == (pic.size.width, pic.size.height * 2)
