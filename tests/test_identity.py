@@ -158,3 +158,39 @@ def test_distance_helpers():
     assert np.allclose(nearest(a, np.array([[3.0, 3.0]])), [np.sqrt(18), 1.0])
     pts = np.vstack([np.random.default_rng(0).normal(0, 0.05, (20, 2)), [[5.0, 5.0], [6.0, 5.0]]])
     assert np.linalg.norm(central(pts)) < 0.3
+
+
+def test_a_photo_can_be_the_reference(tmp_path):
+    """A plain photo (no metadata): its largest face is found and embedded like an aligned one."""
+    import cv2
+
+    from dfl_tui.identity.distance import euclidean
+    from dfl_tui.identity.embed import embed_faces
+    from dfl_tui.identity.reference import reference_embeddings
+    from faces_data import astronaut_bgr
+
+    photo = tmp_path / "her.png"
+    cv2.imwrite(str(photo), astronaut_bgr())
+    refs = reference_embeddings(photo)
+    faces = [write_face(tmp_path / "set", "00000_0.jpg", "astronaut"), write_face(tmp_path / "set", "00001_0.jpg", "hopper")]
+    d = euclidean(embed_faces(faces), refs)[:, 0]
+    assert d[0] < 0.2 and d[1] > 0.6
+    with pytest.raises(Exception, match="no face found"):
+        blank = tmp_path / "blank.png"
+        cv2.imwrite(str(blank), np.full((200, 200, 3), 90, np.uint8))
+        reference_embeddings(blank)
+
+
+def test_track_rescue_keeps_a_blurred_run_beside_a_clear_face_only():
+    from dfl_tui.identity.reference import track_rescue
+
+    box = np.array([10.0, 10.0, 60.0, 60.0])
+    far = np.array([200.0, 10.0, 250.0, 60.0])
+    frames = ["00001.png", "00002.png", "00003.png", "00004.png", "00002.png", "00009.png"]
+    rects = [box, box + 3, box + 6, box + 8, far, box]
+    d = np.array([0.3, 0.65, 0.68, 0.9, 0.65, 0.65])
+    keep = d <= 0.6
+    got = track_rescue(frames, rects, d, keep, 0.6)
+    # 2 and 3 continue the track of 1 (and 3 only through 2); 4 is too far in identity, the 5th face is
+    # elsewhere in the frame, the last is too many frames away
+    assert got.tolist() == [True, True, True, False, False, False]

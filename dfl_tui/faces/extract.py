@@ -89,11 +89,15 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
         ctx.log(plan.message)
     books = ExtractBooks(aligned, frames_dir, side, o, plan)
     total = len(frames)
+    undo = f"dfl-tui faceset {side} undo, or u in the reviewer"
     if not plan.todo:
         books.save(True)
         ctx.log(f"all {total} frames were already extracted; nothing to do (--overwrite starts again)")
+        identity = _keep_reference(ctx, o, aligned, _reference(ctx, o, None), undo) if o.reference else None
         res = {"frames": total, "processed": 0, "faces": 0, "faces_total": len(list_images(aligned)),
                "no_face": len(books.noface), "aligned": str(aligned)}
+        if identity is not None:
+            res["identity"] = identity
         ctx.result(**res)
         return res
 
@@ -105,9 +109,9 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
         ctx.log(f"mediapipe runs on the CPU (OpenCV); --device {o.device} applies to s3fd only")
     backends = [create_backend(backend_name, device=d, three_d=o.three_d, weights_dir=o.weights_dir,
                                flip_input=o.flip_input) for d in devices]
+    refs = _reference(ctx, o, backends[0]) if o.reference else None
 
     # -- make way: to the trash, undoable -------------------------------------------------
-    undo = f"dfl-tui faceset {side} undo, or u in the reviewer"
     if o.overwrite:  # undo brings the earlier set back whole (this run's faces go to the trash then)
         old = list_images(aligned) + [aligned / STATE_FILE, aligned / NOFACE_FILE]
         set_aside(aligned, old, "extract-faces --overwrite", ctx, undo=undo, displace="images")
@@ -135,6 +139,8 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
             b.close()
     if cancelled:
         ctx.check_cancel()  # raises JobCancelled: the job ends as cancelled, its progress saved
+
+    identity = _keep_reference(ctx, o, aligned, refs, undo) if refs is not None else None
 
     # -- report ------------------------------------------------------------------------------
     counts = pipe.counts
@@ -168,5 +174,23 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
         "stage_ms": pipe.timings.per_frame_ms(n),
         "aligned": str(aligned),
     }
+    if identity is not None:
+        res["identity"] = identity
     ctx.result(**res)
     return res
+
+
+def _reference(ctx: Reporter, o: ExtractFacesOptions, backend: Any):
+    """The reference faces' embeddings (photos searched with the run's own detector, else mediapipe)."""
+    from ..identity.reference import reference_embeddings
+    from .detect.base import find_faces
+
+    detect = None if backend is None else (lambda img: find_faces(backend, [img])[0])
+    return reference_embeddings(o.reference, o.identity_model, detect=detect, ctx=ctx)
+
+
+def _keep_reference(ctx: Reporter, o: ExtractFacesOptions, aligned: Path, refs: Any, undo: str) -> dict[str, Any]:
+    from ..identity.reference import keep_reference_faces
+
+    return keep_reference_faces(ctx, aligned, refs, spec=o.reference, model=o.identity_model,
+                                threshold=o.identity_threshold or None, undo=undo)

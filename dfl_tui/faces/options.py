@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from ..device import device_option
+from ..identity.options import check_model, identity_model_option
 from ..options import opt
 from .facetype import CLI_CHOICES, FaceType
 
@@ -41,11 +42,22 @@ class ExtractFacesOptions:
     fix_deleted_debug: bool = opt(False, "with --detector manual: only the frames whose aligned_debug image was "
                                   "deleted (in review) or that had no face; their earlier faces go to the trash",
                                   advanced=True)
+    reference: str | None = opt(None, "keep only this person: an aligned face, a photo, or a folder of them "
+                                "(faces of anyone else go to the trash with their reason; 'faceset SIDE undo' "
+                                "brings them back)")
+    identity_threshold: float = opt(0.0, "with --reference: the largest identity distance still counted as the "
+                                    "reference person (0 = the model's own: 0.6 for dlib; lower = stricter)",
+                                    min=0.0, max=4.0, advanced=True)
+    identity_model: str = identity_model_option()
     overwrite: bool = opt(False, "start again: existing faces and debug images go to the trash first "
                           "('faceset SIDE undo' brings them back; without --overwrite, a re-run continues "
                           "after the last extracted frame)")
 
     def check(self) -> None:
+        from ..video.options import user_path
+
+        self.reference = user_path(self.reference)
+        self.identity_model = check_model(self.identity_model)
         if self.weights_dir:
             self.weights_dir = os.path.abspath(os.path.expanduser(self.weights_dir))
 

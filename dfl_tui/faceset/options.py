@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from ..faces.facetype import CLI_CHOICES as FACE_TYPE_CHOICES
+from ..identity.options import check_model, identity_model_option
 from ..options import OptionError, opt
 
 SIDE_CHOICES = ("src", "dst")
@@ -31,6 +32,8 @@ SORT_METHODS: dict[str, str] = {
     "absdiff": "similar faces next to each other by pixel difference (--dissimilar: most different first)",
     "final": "best faces: keep --target faces spread over yaw and pitch, sharpest first (slow: computes sharpness)",
     "final-fast": "best faces, faster: face size in the frame stands in for sharpness",
+    "identity": "by person: the set's main person first (most typical first), other people last, each gathered "
+                "(dlib face embeddings, cached in .identity/)",
 }
 SORT_CHOICES = tuple(SORT_METHODS)
 
@@ -47,6 +50,7 @@ FACESET_ACTIONS: dict[str, str] = {
     "unpack": "unpack faceset.dflpack, or DeepFaceLab's faceset.pak (read safely), into loose files",
     "enhance": "upscale faces (all, --tag COLOUR or --faces A,B): the best upscaler available offline",
     "export-masks": "write <name>_mask.png for each face from its XSeg mask or its polygons",
+    "group": "group faces by person (--by identity) into sub-folders person_1 (the largest group), person_2...",
     "dedupe": "find near-duplicate faces (perceptual hash): report them, sort them together or trash the extras",
     "undo": "undo the last sort, delete, move, resize... of this faceset (files come back from the trash)",
 }
@@ -75,9 +79,11 @@ class SortOptions:
     dissimilar: bool = opt(False, "absdiff: most dissimilar faces first instead of most similar")
     folder: str | None = opt(None, _folder_help(), advanced=True)
     workers: int = opt(0, "reader threads (0 = one per CPU core)", min=0, max=64, advanced=True)
+    identity_model: str = identity_model_option()
 
     def check(self) -> None:
         _check_folder(self.folder)
+        self.identity_model = check_model(self.identity_model)
 
 
 @dataclass
@@ -98,6 +104,11 @@ class FacesetOptions:
                          min=0, max=32)
     dedupe: str = opt("report", "dedupe: report (write dupes.json), sort (rename so duplicates sit together) "
                       "or trash (keep the sharpest of each group)", choices=("report", "sort", "trash"))
+    by: str = opt("identity", "group: what to group faces by (identity: one sub-folder per person)",
+                  choices=("identity",))
+    identity_threshold: float = opt(0.0, "group: the largest identity distance within one person (0 = the model's "
+                                    "own: 0.6 for dlib)", min=0.0, max=4.0, advanced=True)
+    identity_model: str = identity_model_option()
     persons: bool = opt(False, "pack: pack sub-folders as persons (DeepFaceLab's person faceset)")
     format: str = opt("auto", "pack: dfl = DeepFaceLab's faceset.pak (JPEG faces), dflpack = dfl-tui's own (any "
                       "image, CRC-checked), auto = DeepFaceLab's when it loses nothing", choices=("auto", "dfl", "dflpack"))
@@ -109,3 +120,4 @@ class FacesetOptions:
 
     def check(self) -> None:
         _check_folder(self.folder)
+        self.identity_model = check_model(self.identity_model)

@@ -44,11 +44,15 @@ class SortResult:
     scores: dict[str, float] | None = None  # face name -> the value sorted on (when there is one)
 
 
-def _measure(paths: Sequence[Path], method, ctx: Reporter, workers: int) -> tuple[list[int], list[int], list[Any]]:
+def _measure(paths: Sequence[Path], method, ctx: Reporter, workers: int,
+             params: Params) -> tuple[list[int], list[int], list[Any]]:
     """(readable positions, unreadable positions, their values); the unreadable are reported."""
-    if method.measure is None:
+    if method.measure_all is not None:
+        vals = method.measure_all(paths, ctx, params)
+    elif method.measure is None:
         return list(range(len(paths))), [], [p.name for p in paths]
-    vals = map_faces(paths, method.measure, ctx, stage=method.stage, workers=workers)
+    else:
+        vals = map_faces(paths, method.measure, ctx, stage=method.stage, workers=workers)
     ok = [i for i, v in enumerate(vals) if not isinstance(v, Exception)]
     bad = [i for i, v in enumerate(vals) if isinstance(v, Exception)]
     for i in bad[:5]:
@@ -59,20 +63,21 @@ def _measure(paths: Sequence[Path], method, ctx: Reporter, workers: int) -> tupl
 
 
 def sort_faces(paths: Sequence[Path], method: str, *, target: int = 2000, dissimilar: bool = False,
-               ctx: Reporter | None = None, workers: int = 0) -> SortResult:
+               ctx: Reporter | None = None, workers: int = 0, identity_model: str = "dlib") -> SortResult:
     """Order ``paths`` by ``method``; returns what to keep (in order) and what to trash."""
     if method not in SORT_CHOICES:
         raise InputError(f"unknown sort method {method!r}; use one of: {', '.join(SORT_CHOICES)}")
     ctx = ctx or Reporter()
     paths = [Path(p) for p in paths]
     m = METHODS[method]
-    ok, bad, values = _measure(paths, m, ctx, workers)
+    params = Params(target=target, dissimilar=dissimilar, identity_model=identity_model)
+    ok, bad, values = _measure(paths, m, ctx, workers, params)
     reasons: dict[str, int] = {UNREADABLE: len(bad)} if bad else {}
     if not ok:
         return SortResult([], [paths[i] for i in bad], reasons)
     if m.then:
         ctx.stage(m.then, len(ok), "faces")
-    got = m.order(values, [paths[i].name for i in ok], Params(target=target, dissimilar=dissimilar))
+    got = m.order(values, [paths[i].name for i in ok], params)
     if got.rejected:
         reasons[got.why] = reasons.get(got.why, 0) + len(got.rejected)
     scores = None
@@ -146,7 +151,7 @@ def run_sort(ctx: Reporter, opts: Any) -> dict:
     paths = check_faceset(folder)
     ctx.log(f"sorting {len(paths)} faces in {folder} by {opts.by}")
     result = sort_faces(paths, opts.by, target=opts.target, dissimilar=opts.dissimilar, ctx=ctx,
-                        workers=opts.workers)
+                        workers=opts.workers, identity_model=opts.identity_model)
     op = apply_order(folder, result, f"sort {opts.by}", ctx)
     for why, n in result.reasons.items():
         ctx.log(f"{n} face{'s' if n != 1 else ''} to the trash: {why}")

@@ -123,6 +123,7 @@ class Params:
 
     target: int = 2000  # final / final-fast: how many faces to keep
     dissimilar: bool = False  # absdiff: most different first
+    identity_model: str = "dlib"  # identity: the embedding model (dfl_tui.identity.models)
 
 
 @dataclass
@@ -178,6 +179,27 @@ def _absdiff_order(values: list[Any], names: Sequence[str], p: Params) -> Ordere
     return Ordered(greedy_chain(np.stack(values), farthest=p.dissimilar, distance="l1").tolist())
 
 
+def identity_values(paths: Sequence[Path], ctx: Any, p: Params) -> list[Any]:
+    """Every face's identity embedding (one batch, through the set's cache); a face that fails gives its error."""
+    from ..errors import InputError
+    from ..identity.embed import embed_faces
+
+    errors: dict[str, str] = {}
+    emb = embed_faces(paths, p.identity_model, ctx=ctx, errors=errors)
+    return [InputError(errors.get(str(q), f"{q}: no identity embedding")) if not np.isfinite(e).all() else e
+            for q, e in zip(paths, emb)]
+
+
+def _identity_order(values: list[Any], names: Sequence[str], p: Params) -> Ordered:
+    """The set's main person first (nearest its centre first), then the other people, each gathered."""
+    from ..identity.grouping import identity_order
+    from ..identity.models import load_model
+
+    m = load_model(p.identity_model)
+    order, d = identity_order(np.stack(values), m.threshold, m.metric)
+    return Ordered(order, scores=d)
+
+
 def _final_order(values: list[Any], names: Sequence[str], p: Params) -> Ordered:
     sharp, yaw, pitch = (np.array([v[k] for v in values], np.float64) for k in range(3))
     hists = np.stack([v[3] for v in values])
@@ -196,6 +218,7 @@ class SortMethod:
     order: Callable[[list[Any], Sequence[str], Params], Ordered]
     stage: str = "reading faces"  # the progress stage while measuring
     then: str = ""  # the stage while ordering, when ordering takes a while
+    measure_all: Callable[[Sequence[Path], Any, Params], list[Any]] | None = None  # the whole set at once
 
 
 METHODS: dict[str, SortMethod] = {
@@ -215,4 +238,6 @@ METHODS: dict[str, SortMethod] = {
     "final": SortMethod(partial(final_value, fast=False), _final_order, "measuring faces", "choosing the best faces"),
     "final-fast": SortMethod(partial(final_value, fast=True), _final_order, "measuring faces",
                              "choosing the best faces"),
+    "identity": SortMethod(None, _identity_order, "identity embeddings", "grouping people",
+                           measure_all=identity_values),
 }

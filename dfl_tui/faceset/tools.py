@@ -90,6 +90,12 @@ def run_faceset(ctx: Reporter, opts: Any) -> dict:
             from .convert import convert_set
 
             res = convert_set(folder, paths, opts.to, ctx, quality=opts.quality, workers=opts.workers)
+        elif action == "group":
+            from .group import group_by_identity
+
+            res = group_by_identity(folder, paths, ctx, model=opts.identity_model,
+                                    threshold=opts.identity_threshold or None,
+                                    undo=f"dfl-tui faceset {opts.side} undo (or u in the reviewer)")
         elif action == "dedupe":
             from .dupes import run_dedupe
 

@@ -76,6 +76,7 @@ def embed_faces(paths: Sequence[str | os.PathLike], model: str | EmbeddingModel 
             return exc
 
     done = hits
+    computed = 0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for b in range(0, len(todo), BATCH):
             ctx.check_cancel()
@@ -98,13 +99,14 @@ def embed_faces(paths: Sequence[str | os.PathLike], model: str | EmbeddingModel 
                     need.append((i, chip, key))
             if need:
                 vecs = m.embed_chips([c for _, c, _ in need])
+                computed += len(need)
                 for (i, _, key), v in zip(need, vecs):
                     out[i] = v
                     c = caches.get(paths[i].parent)
                     if c is not None and stats[i] is not None:
                         c.put(paths[i], stats[i], key, v)
             done += len(idx)
-            ctx.progress(min(done, n), n, computed=n - hits - len(fails), cached=hits)
+            ctx.progress(min(done, n), n, computed=computed, cached=hits)
     for c in caches.values():
         try:
             c.save()

@@ -55,6 +55,10 @@ class Portrait:
             from skimage import data
 
             return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+        if self.name == "camera":
+            from skimage import data
+
+            return np.ascontiguousarray(np.repeat(data.camera()[:, :, None], 3, axis=2))
         raise ValueError(self.name)
 
 
@@ -163,7 +167,7 @@ def speech_like_audio(seconds: float, rate: int = 48000, seed: int = 0) -> np.nd
     return np.stack([left, right]).astype(np.float32)
 
 
-def write_clip(path: Path, frames: Iterator[np.ndarray], n: int, fps: int, size: int, *,
+def write_clip(path: Path, frames: Iterator[np.ndarray], n: int, fps: int, size: int | tuple[int, int], *,
                audio: np.ndarray | None = None, audio_rate: int = 48000, reporter: Reporter | None = None,
                crf: int = 17) -> None:
     """Encode frames (and audio) to an H.264/AAC mp4 at ``path`` (the caller renames it into place)."""
@@ -174,7 +178,7 @@ def write_clip(path: Path, frames: Iterator[np.ndarray], n: int, fps: int, size:
     try:
         with av.open(str(tmp), "w", format="mp4") as out:
             vs = out.add_stream("libx264", rate=Fraction(fps))
-            vs.width = vs.height = size
+            vs.width, vs.height = (size, size) if isinstance(size, int) else size
             vs.pix_fmt = "yuv420p"
             vs.options = {"crf": str(crf), "preset": "medium"}
             vs.thread_type = "AUTO"
@@ -219,6 +223,10 @@ def run_demo(ctx: Reporter, o: DemoOptions) -> dict[str, Any]:
     ws.ensure()
     targets = {"src": ws.root / "data_src.mp4", "dst": ws.root / "data_dst.mp4"}
     existing = [p for p in targets.values() if p.exists()]
+    if o.hard:  # the hard demo's own files count too (the truth of another clip must not stay)
+        from .demo_hard import REFERENCE_DIR, TRUTH_FILE
+
+        existing += [p for p in (ws.root / TRUTH_FILE, ws.root / REFERENCE_DIR) if p.exists()]
     # Another container with the same stem (data_dst.mkv) would be picked over ours: count it too.
     others = [ws.video(s) for s in ("src", "dst") if ws.video(s).exists() and ws.video(s) not in targets.values()]
     if (existing or others) and not o.overwrite:
@@ -236,18 +244,52 @@ def run_demo(ctx: Reporter, o: DemoOptions) -> dict[str, Any]:
         ctx.stage("data_src.mp4 (Grace Hopper)", total=n, unit="frames")
         write_clip(tmps["src"], render_frames(GRACE_HOPPER, n, o.fps, o.size, o.seed), n, o.fps, o.size,
                    reporter=ctx)
-        ctx.stage("data_dst.mp4 (the astronaut, with audio)", total=n, unit="frames")
         audio = speech_like_audio(n / o.fps, seed=o.seed)
-        write_clip(tmps["dst"], render_frames(ASTRONAUT, n, o.fps, o.size, o.seed + 1), n, o.fps, o.size,
-                   audio=audio, reporter=ctx)
+        if o.hard:
+            from .demo_hard import render_hard
+
+            ctx.stage("data_dst.mp4 (the astronaut and the cameraman: occlusion, blur, profile, a cut)", total=n,
+                      unit="frames")
+            write_clip(tmps["dst"], render_hard(n, o.fps, o.size, o.seed + 1), n, o.fps, hard_size(o.size), audio=audio,
+                       reporter=ctx)
+        else:
+            ctx.stage("data_dst.mp4 (the astronaut, with audio)", total=n, unit="frames")
+            write_clip(tmps["dst"], render_frames(ASTRONAUT, n, o.fps, o.size, o.seed + 1), n, o.fps, o.size,
+                       audio=audio, reporter=ctx)
         for k in ("src", "dst"):
             os.replace(tmps[k], targets[k])
         _fsync_dir(ws.root)
     finally:
         for t in tmps.values():
             t.unlink(missing_ok=True)
+    res = {"data_src": str(targets["src"]), "data_dst": str(targets["dst"]), "frames": n, "fps": o.fps,
+           "seconds": round(n / o.fps, 3), "size": o.size}
+    if o.hard:
+        res.update(_hard_extras(ws.root, n, o, ctx))
     elapsed = time.monotonic() - t0
     ctx.log(f"wrote {targets['src'].name} and {targets['dst'].name}: {n} frames each, {o.fps} fps, "
-            f"{o.size}x{o.size}, in {elapsed:.1f} s. Next: dfl-tui extract-frames src")
-    return {"data_src": str(targets["src"]), "data_dst": str(targets["dst"]), "frames": n, "fps": o.fps,
-            "seconds": round(n / o.fps, 3), "size": o.size}
+            f"{o.size}x{o.size}" + (f" (dst {'x'.join(map(str, hard_size(o.size)))})" if o.hard else "")
+            + f", in {elapsed:.1f} s. Next: dfl-tui extract-frames src")
+    return res
+
+
+def hard_size(size: int) -> tuple[int, int]:
+    """The hard demo's dst frame: two square tiles side by side."""
+    tile = size // 2 - (size // 2) % 2
+    return 2 * tile, tile
+
+
+def _hard_extras(root: Path, n: int, o: DemoOptions, ctx: Reporter) -> dict[str, Any]:
+    """The hard demo's ground truth and reference faces."""
+    from ..util.atomic import atomic_write_json
+    from .demo_hard import REFERENCE_DIR, TRUTH_FILE, truth, write_references
+
+    ctx.stage("reference faces and ground truth", total=None)
+    t = truth(n, o.fps, o.size, o.seed + 1)
+    refs = write_references(root, n, o.fps, o.size, o.seed + 1, ctx)
+    t["references"] = [str(p.relative_to(root)) for p in refs]
+    atomic_write_json(root / TRUTH_FILE, t, indent=1)
+    ctx.log(f"demo --hard: {root / TRUTH_FILE} (who is where, per frame) and {len(refs)} reference face(s) in "
+            f"{root / REFERENCE_DIR}/. Keep only the astronaut: dfl-tui extract-faces dst --reference "
+            f"{REFERENCE_DIR}")
+    return {"truth": str(root / TRUTH_FILE), "references": [str(p) for p in refs]}

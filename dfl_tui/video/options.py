@@ -73,6 +73,9 @@ class DemoOptions:
     size: int = opt(512, "frame width and height in pixels (even)", min=128, max=2048)
     seed: int = opt(0, "random seed of the synthetic motion (same seed: same videos)", advanced=True)
     overwrite: bool = opt(False, "replace existing data_src.mp4 / data_dst.mp4 (the old ones go to .trash/)")
+    hard: bool = opt(False, "a harder data_dst.mp4: two people (the astronaut to keep, the cameraman), occlusion, "
+                     "motion blur, a near-profile stretch and a scene cut, size x size/2; also writes reference/ "
+                     "(faces of the astronaut) and data_dst_truth.json (who is where, per frame)")
 
     def check(self) -> None:
         if int(self.size) % 2:
