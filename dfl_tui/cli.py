@@ -20,6 +20,7 @@ from typing import Any
 from . import __version__
 from . import options as optmod
 from . import steps as stepsmod
+from .util.fmt import fmt_duration, fmt_rate
 from .workspace import Workspace, default_workspace
 
 # name -> (module, one-line help). Modules must be light to import.
@@ -186,15 +187,6 @@ def follow_run(run: Any, *, quiet: bool = False, as_json: bool = False, cancel_o
     return 1
 
 
-def fmt_duration(sec: float | None) -> str:
-    if sec is None:
-        return "?"
-    sec = int(sec)
-    h, rem = divmod(sec, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 class ProgressPrinter:
     """A one-line bar on a terminal, a line per few seconds when piped."""
 
@@ -232,7 +224,7 @@ class ProgressPrinter:
         extra = "  ".join(f"{k} {v}" for k, v in counts.items())
         rate = ev.get("rate") or 0
         unit = ev.get("unit", "items")
-        rate_s = f"{rate:.2f} {unit}/s" if rate < 10 else f"{rate:.0f} {unit}/s"
+        rate_s = fmt_rate(rate, unit)
         eta = fmt_duration(ev.get("eta")) if ev.get("eta") is not None else ""
         stage = ev.get("stage") or ""
         if self.tty:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
+from ..util.fmt import describe_progress, fmt_age, progress_count
 from ..workspace import Workspace
 
 
@@ -16,30 +16,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("job", nargs="?", help="job id (or a unique part of it)")
     p.add_argument("--all", action="store_true", help="list every job, not only the last 20")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-
-
-def _age(t: float | None) -> str:
-    if not t:
-        return ""
-    d = time.time() - float(t)
-    if d < 60:
-        return f"{d:.0f}s ago"
-    if d < 3600:
-        return f"{d / 60:.0f}m ago"
-    if d < 86400:
-        return f"{d / 3600:.1f}h ago"
-    return f"{d / 86400:.1f}d ago"
-
-
-def describe_progress(st: dict) -> str:
-    prog = st.get("progress") or {}
-    done, total = prog.get("done"), prog.get("total")
-    if done is None:
-        return ""
-    s = f"{done}/{total}" if total else f"{done}"
-    if total:
-        s += f" ({100 * done / max(total, 1):.0f}%)"
-    return s
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         for st in rows:
             err = st.get("error") or ""
-            print(f"{st['id']:<44} {st.get('state', '?'):<10} {describe_progress(st):<18} {_age(st.get('created') or st.get('started')):<9} {err[:60]}")
+            print(f"{st['id']:<44} {st.get('state', '?'):<10} {progress_count(st):<18} {fmt_age(st.get('created') or st.get('started')):<9} {err[:60]}")
         return 0
     if not args.job:
         print(f"dfl-tui jobs {args.action}: give a job id", file=sys.stderr)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from ..util.atomic import read_jsonl
+from ..util.fmt import fmt_duration  # noqa: F401 - re-exported
 
 RANGES = (0, 5_000, 10_000, 50_000, 100_000)  # "last N iterations" choices (0 = all), DFL's `l` key order
 
@@ -234,18 +235,6 @@ def smoothing_alpha(level: int) -> float:
 # ---------------------------------------------------------------------------
 # The header numbers
 # ---------------------------------------------------------------------------
-
-
-def fmt_duration(sec: float | None) -> str:
-    if sec is None or not math.isfinite(sec):
-        return "?"
-    sec = int(max(0, sec))
-    d, rem = divmod(sec, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    if d:
-        return f"{d}d{h:02d}h"
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def fmt_loss(v: float | None) -> str:
