@@ -14,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, Mapping
 
+from .faceset.journal import TAGS
 from .workspace import human_bytes
+
+_TAG_GUIDANCE = "Tag faces by colour: " + ", ".join(f"{tag} {meaning}" for tag, meaning in TAGS) + "."
 
 Level = Literal["todo", "ready", "done", "busy", "warn", "na"]
 
@@ -230,8 +233,7 @@ WORKFLOW: tuple[WorkflowStep, ...] = (
                  "then hue/brightness, then blur. Recover original filename undoes a sort.",
                  state=_faceset_state("src")),
     WorkflowStep("review-src", "5", "Review source faces", None, _src("src"), screen="review",
-                 guidance="Tag faces by colour: green good, red misaligned, blue obstructed, yellow blurry, "
-                 "purple other person, pink cut off, orange too bright/dark.", state=_faceset_state("src")),
+                 guidance=_TAG_GUIDANCE, state=_faceset_state("src")),
     WorkflowStep("extract-faces-dst", "6", "Extract destination faces", "extract-faces", _src("dst"),
                  guidance="Faces of data_dst/ into data_dst/aligned/, with debug frames in aligned_debug/. "
                  "Frames whose face is missing are re-done by hand (manual re-extract).",

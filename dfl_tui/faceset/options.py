@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..faces.facetype import CLI_CHOICES as FACE_TYPE_CHOICES
 from ..identity.options import check_model, identity_model_option
 from ..options import OptionError, opt
+from .journal import TAG_NAMES
 
 SIDE_CHOICES = ("src", "dst")
 
@@ -56,7 +57,7 @@ FACESET_ACTIONS: dict[str, str] = {
 }
 FACESET_ACTION_CHOICES = tuple(FACESET_ACTIONS)
 
-TAG_CHOICES = ("green", "red", "blue", "yellow", "purple", "pink", "orange")
+TAG_CHOICES = TAG_NAMES  # the seven review tags, declared once in faceset.journal
 
 
 def _folder_help() -> str:

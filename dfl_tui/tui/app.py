@@ -32,7 +32,7 @@ from ..workspace import Workspace
 from . import config, registry
 from .commands import DflCommands
 from .keymap import KeymapError, keymap_path, load_keymap
-from .themes import DEFAULT_THEME, LIGHT_THEME, TAG_DEFAULTS, load_themes
+from .themes import DEFAULT_THEME, LIGHT_THEME, TAG_CSS, TAG_DEFAULTS, load_themes
 
 
 def workspace_label(root: Path) -> str:
@@ -53,6 +53,7 @@ class DflApp(App[int]):
     """The workflow, its steps and their jobs, on one workspace."""
 
     CSS_PATH = "app.tcss"
+    CSS = TAG_CSS
     TITLE = "dfl-tui"
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = App.COMMANDS | {DflCommands}

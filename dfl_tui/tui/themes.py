@@ -20,7 +20,7 @@ import sysconfig
 from pathlib import Path
 from typing import Any
 
-from ..faceset.journal import TAGS  # noqa: F401  (re-exported: the seven review tags, one definition)
+from ..faceset.journal import TAG_NAMES, TAGS  # noqa: F401  (re-exported: the seven review tags, one definition)
 from .config import config_dir
 
 try:
@@ -28,15 +28,12 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-TAG_DEFAULTS: dict[str, str] = {
-    "tag-green": "#4caf50",
-    "tag-red": "#e53935",
-    "tag-blue": "#1e88e5",
-    "tag-yellow": "#fdd835",
-    "tag-purple": "#8e24aa",
-    "tag-pink": "#ec407a",
-    "tag-orange": "#fb8c00",
-}
+# Default colour of each tag, in the order of TAG_NAMES (green, red, blue, yellow, purple, pink, orange).
+_TAG_COLOURS = ("#4caf50", "#e53935", "#1e88e5", "#fdd835", "#8e24aa", "#ec407a", "#fb8c00")
+TAG_DEFAULTS: dict[str, str] = {f"tag-{t}": c for t, c in zip(TAG_NAMES, _TAG_COLOURS, strict=True)}
+
+#: ``.tag-green { background: $tag-green; }`` ... for every tag (the app adds it to its CSS).
+TAG_CSS = "\n".join(f".tag-{t} {{ background: $tag-{t}; }}" for t in TAG_NAMES)
 
 DEFAULT_THEME = "dfl-dark"
 LIGHT_THEME = "dfl-light"

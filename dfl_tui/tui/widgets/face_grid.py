@@ -32,9 +32,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from ...faceset.journal import TAG_NAMES
 from . import halfblock
 
-TAG_ORDER = ("green", "red", "blue", "yellow", "purple", "pink", "orange")
+TAG_ORDER = TAG_NAMES  # the seven review tags, declared once in faceset.journal
 
 
 class FaceGrid(ScrollView, can_focus=True):
