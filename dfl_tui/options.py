@@ -8,6 +8,10 @@ Each step declares its options as a dataclass whose fields are made with
 * the JSON saved beside a model (:func:`to_dict` / :func:`from_dict`), where
   ``fixed=True`` marks options that are chosen once when a model is created.
 
+What an option is when not given is said in ONE place, :func:`default_text`, from the declared
+default (or ``unset=`` / ``new=`` for options whose unset value means something), and both the
+``--help`` of the CLI and the TUI form show that text: help strings never state defaults.
+
 This module must stay light: it is imported by ``dfl-tui --help`` and the TUI.
 """
 
@@ -22,6 +26,15 @@ from typing import Any, Callable, Iterable, Sequence
 
 class OptionError(ValueError):
     """A value outside its range or choices; the message names the option."""
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+#: ``OptionSpec.new`` of an option that is not a setting saved with a model.
+NO_VALUE: Any = _NoValue()
 
 
 def opt(
@@ -41,6 +54,8 @@ def opt(
     tui: bool = True,
     parse: Callable[[Any], Any] | None = None,
     default_factory: Any = MISSING,
+    unset: str | None = None,
+    new: Any = NO_VALUE,
 ) -> Any:
     """Declare an option field.
 
@@ -49,6 +64,8 @@ def opt(
     ``cli`` / ``tui``: hide the option from one front end (e.g. internal values).
     ``parse``: checks and normalises a value after type conversion (a ValueError's message
     becomes the option's error), e.g. :func:`dfl_tui.device.normalize`.
+    ``unset``: what an unset value (``None``) means, e.g. ``"the torch hub cache"``: shown as the default.
+    ``new``: for a setting saved with a model (``None`` = keep the saved value), what a new model gets.
     """
     meta = {
         "help": help,
@@ -64,6 +81,8 @@ def opt(
         "cli": cli,
         "tui": tui,
         "parse": parse,
+        "unset": unset,
+        "new": new,
     }
     if default_factory is not MISSING:
         return field(default_factory=default_factory, metadata=meta)
@@ -91,6 +110,8 @@ class OptionSpec:
     tui: bool
     optional: bool  # the value may be None (e.g. "auto")
     parse: Callable[[Any], Any] | None = None
+    unset: str | None = None  # what None means (shown as the default)
+    new: Any = NO_VALUE  # saved with a model: the value of a new model (None = keep the saved value)
 
 
 def _resolve_type(tp: Any) -> tuple[type, bool]:
@@ -145,9 +166,34 @@ def describe(cls: type) -> list[OptionSpec]:
                 tui=meta.get("tui", True),
                 optional=optional or default is None,
                 parse=meta.get("parse"),
+                unset=meta.get("unset"),
+                new=meta.get("new", NO_VALUE),
             )
         )
     return specs
+
+
+def format_value(v: Any) -> str:
+    """A value as a form field or a help line shows it: ``0.5``, ``a,b``, ``on``; empty for None."""
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return ",".join(map(str, v))
+    return "" if v is None else str(v)
+
+
+def default_text(spec: OptionSpec) -> str | None:
+    """What the option is when not given, for ``--help`` and the form alike; None: nothing to say
+    (a positional argument, or an empty default with no ``unset`` meaning)."""
+    if spec.unset:
+        return spec.unset
+    if spec.new is not NO_VALUE:
+        return f"the saved value; new model: {format_value(spec.new)}"
+    if spec.positional or spec.default is None or spec.default == "" or spec.default == []:
+        return None
+    return format_value(spec.default)
 
 
 def coerce(spec: OptionSpec, value: Any) -> Any:
@@ -255,8 +301,9 @@ def _help_text(spec: OptionSpec) -> str:
         rng.append(f"max {spec.max:g}")
     if rng:
         parts.append("(" + ", ".join(rng) + ")")
-    if spec.default is not None and not spec.positional and spec.type is not bool:
-        parts.append(f"[default: {spec.default}]")
+    text = default_text(spec)
+    if text is not None:
+        parts.append(f"[default: {text}]")
     if spec.fixed:
         parts.append("[fixed at model creation]")
     return " ".join(parts).replace("%", "%%")
