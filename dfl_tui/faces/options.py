@@ -23,7 +23,7 @@ class ExtractFacesOptions:
                         "(place each face by hand in the terminal; landmarks from auto)",
                         choices=DETECTOR_CHOICES)
     face_type: str = opt("whole", "how much of the head the aligned crop covers", choices=CLI_CHOICES)
-    size: int | None = opt(None, "aligned face size in pixels (default 512; 768 for head)", min=64, max=4096)
+    size: int | None = opt(None, "aligned face size in pixels", min=64, max=4096, unset="512; 768 for head")
     format: str = opt("jpg", "aligned face file format (the metadata goes inside either); DeepFaceLab reads only "
                       "jpg faces: convert png ones with 'dfl-tui faceset src convert --to jpg'", choices=("jpg", "png"))
     jpeg_quality: int = opt(90, "JPEG quality of the aligned faces", min=1, max=100)
@@ -36,7 +36,7 @@ class ExtractFacesOptions:
     device: str = device_option("where s3fd runs (mediapipe always runs on the CPU)", multi=True)
     batch_size: int = opt(0, "frames per detector batch (0 = a default for the detector and device)", min=0, max=512,
                           advanced=True)
-    weights_dir: str | None = opt(None, "folder holding the s3fd/FAN weight files (default: the torch hub cache)",
+    weights_dir: str | None = opt(None, "folder holding the s3fd/FAN weight files", unset="the torch hub cache",
                                   advanced=True)
     flip_input: bool = opt(False, "s3fd: also run FAN on the mirrored crop and average (2x slower)", advanced=True)
     fix_deleted_debug: bool = opt(False, "with --detector manual: only the frames whose aligned_debug image was "

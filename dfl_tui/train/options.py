@@ -37,23 +37,24 @@ MODEL_NAMES = tuple(OPTIONS_CLASSES)  # ("SAEHD", "AMP", "Quick96")
 class TrainerFields:
     """The trainer's own settings (DeepFaceLab's ModelBase prompts and the run's knobs)."""
 
-    model: str | None = opt(None, "which model to train (unset: the saved model's kind)", choices=MODEL_NAMES,
-                            fixed=True)
+    model: str | None = opt(None, "which model to train", choices=MODEL_NAMES, fixed=True,
+                            unset="the saved model's kind")
     name: str = opt("", "model name: its folder under model/ (empty: the model's kind, e.g. SAEHD)")
     options_file: str = opt("", "JSON file with options (keys as in options.json or these flags)",
                             flag="--options", tui=False)
-    target_iter: int | None = opt(None, "stop at this iteration; 0 = train until stopped [saved; new: 0]", min=0)
+    # new=: saved with the model (None = keep the saved value), the value of a new model: TRAINER_PERSISTED
+    target_iter: int | None = opt(None, "stop at this iteration; 0 = train until stopped", min=0, new=0)
     device: str = device_option("where training runs")
-    autosave_minutes: float | None = opt(None, "save every N minutes [saved; new: 25]", min=1, max=1440)
-    autobackup_hours: int | None = opt(None, "back up the model every N hours into rotating slots; 0 = off "
-                                       "[saved; new: 0]", min=0, max=24)
-    backup_slots: int | None = opt(None, "how many autobackups to keep [saved; new: 24]", min=1, max=99, advanced=True)
-    write_preview_history: bool | None = opt(None, "keep a preview image every history period in history/ "
-                                             "[saved; new: off]")
-    preview_every: int | None = opt(None, "iterations between preview images; 0 = DeepFaceLab's 10*max(1, res/64) "
-                                    "[saved; new: 0]", min=0, max=100000, advanced=True)
+    autosave_minutes: float | None = opt(None, "save every N minutes", min=1, max=1440, new=25.0)
+    autobackup_hours: int | None = opt(None, "back up the model every N hours into rotating slots; 0 = off",
+                                       min=0, max=24, new=0)
+    backup_slots: int | None = opt(None, "how many autobackups to keep", min=1, max=99, advanced=True, new=24)
+    write_preview_history: bool | None = opt(None, "keep a preview image every history period in history/",
+                                             new=False)
+    preview_every: int | None = opt(None, "iterations between preview images; 0 = DeepFaceLab's 10*max(1, res/64)",
+                                    min=0, max=100000, advanced=True, new=0)
     pretraining_data_dir: str = opt("", "pretrain mode: aligned faces used for both src and dst", advanced=True)
-    seed: int | None = opt(None, "random seed (unset: random)", advanced=True)
+    seed: int | None = opt(None, "random seed", advanced=True, unset="random")
     cache_mb: int = opt(1024, "RAM for decoded faces (per side); 0 = decode every time", min=0, max=1 << 20,
                         advanced=True)
     loader_threads: int = opt(0, "face decoding threads per side; 0 = auto", min=0, max=64, advanced=True)
@@ -63,15 +64,10 @@ class TrainerFields:
                                 "(its network weights must be intact)", advanced=True)
 
 
-# Saved with the model (None in TrainOptions = keep the saved value); value for a new model.
-TRAINER_PERSISTED: dict[str, Any] = {
-    "target_iter": 0,
-    "autosave_minutes": 25.0,
-    "autobackup_hours": 0,
-    "backup_slots": 24,
-    "write_preview_history": False,
-    "preview_every": 0,
-}
+# Saved with the model (None in TrainOptions = keep the saved value); value for a new model. Generated from
+# the fields' ``new=`` so the value a new model gets and what the help says cannot differ.
+TRAINER_PERSISTED: dict[str, Any] = {s.name: s.new for s in optmod.describe(TrainerFields)
+                                     if s.new is not optmod.NO_VALUE}
 
 _TRAINER_NAMES = tuple(f.name for f in dataclasses.fields(TrainerFields))
 
@@ -103,20 +99,24 @@ def _union_field(name: str, entry: dict[str, Any]) -> tuple[str, Any, Any]:
         for s in specs.values():
             seen += [c for c in s.choices if c not in seen]
         choices = tuple(seen)
-    shown = {m: "unset" if s.default is None else s.default for m, s in specs.items()}
-    if len(set(map(str, shown.values()))) == 1:
-        defaults = str(next(iter(shown.values())))
+    shown = {m: optmod.default_text(s) or "unset" for m, s in specs.items()}
+    if len(set(shown.values())) == 1:
+        defaults = next(iter(shown.values()))
     else:
         defaults = ", ".join(f"{m} {v}" for m, v in shown.items())
     only = "" if len(specs) == len(OPTIONS_CLASSES) else f" ({'/'.join(specs)} only)"
-    help_ = f"{first.help}{only} [default: {defaults}]"
+    helps = {m: s.help for m, s in specs.items()}
+    if len(set(helps.values())) == 1:
+        help_ = f"{first.help}{only}"
+    else:  # the models say different things (resolution, face type): each model's own words
+        help_ = "; ".join(f"{m}: {h}" for m, h in helps.items()) + only
     base = entry["type"]
     tri_state = type(None) in typing.get_args(base) and bool in typing.get_args(base)
     tp = base if type(None) in typing.get_args(base) else typing.Optional[base]
     # A form switch cannot say "unset" (auto), so such options stay on the command line and in JSON.
     f = opt(None, help_, min=None if None in mins else min(mins), max=None if None in maxs else max(maxs),
             choices=choices, fixed=any(s.fixed for s in specs.values()), advanced=all(s.advanced for s in specs.values()),
-            label=first.label, tui=not tri_state)
+            label=first.label, tui=not tri_state, unset=f"the saved value; new model: {defaults}")
     return name, tp, f
 
 
@@ -137,6 +137,24 @@ def _check(self: Any) -> None:
             optmod.setattr_frozen(self, name, None)
         else:
             optmod.setattr_frozen(self, name, optmod.coerce(specs[name], v))
+
+
+def form_specs(values: dict[str, Any]) -> list[optmod.OptionSpec]:
+    """The options a form shows for the values it holds now: the trainer's, then the chosen model's own
+    (its help, range and new-model default, not the union's). With no model chosen (an existing model keeps
+    its kind), only the model options every model has."""
+    model = values.get("model")
+    union = {s.name: s for s in optmod.describe(TrainOptions)}
+    out = [union[n] for n in _TRAINER_NAMES]
+    if model in OPTIONS_CLASSES:
+        for s in optmod.describe(OPTIONS_CLASSES[model]):
+            u = union[s.name]
+            out.append(dataclasses.replace(u, help=s.help, min=s.min, max=s.max, choices=s.choices, fixed=s.fixed,
+                                           default=s.default,
+                                           unset=f"the saved value; new model: {optmod.default_text(s) or 'unset'}"))
+    else:
+        out += [union[n] for n, e in MODEL_FIELDS.items() if len(e["specs"]) == len(OPTIONS_CLASSES)]
+    return out
 
 
 def not_applicable(model: str, names: Any) -> list[str]:
@@ -175,6 +193,7 @@ TrainOptions = make_dataclass(
      for f in dataclasses.fields(TrainerFields)]
     + [_union_field(n, e) for n, e in MODEL_FIELDS.items()],
     namespace={"check": _check, "model_options": _model_options, "trainer_options": _trainer_options,
+               "form_specs": staticmethod(form_specs),
                "model_dir_name": property(_model_name),
                "__doc__": "Options of ``dfl-tui train``: the trainer's settings and the union of the model options."},
 )

@@ -102,7 +102,7 @@ class CutVideoOptions:
     to_time: str = opt("", "end time HH:MM:SS.mmm, not included (empty: the end)", flag="--to", label="to")
     audio_track: int = opt(0, "audio track to keep (0 = the first; -1 = no audio)", min=-1, max=63)
     bitrate: float = opt(25.0, "video bitrate in Mbit/s (DeepFaceLab calls it MB/s)", min=0.1, max=1000)
-    out: str | None = opt(None, "output file (default: <name>_cut.mp4 beside the input)", advanced=True)
+    out: str | None = opt(None, "output file", unset="<name>_cut.mp4 beside the input", advanced=True)
 
     def check(self) -> None:
         self.file = user_path(self.file) or ""
@@ -127,14 +127,14 @@ class DenoiseOptions:
 
 @dataclass
 class MakeVideoOptions:
-    from_dir: str | None = opt(None, "folder of frames (default: data_dst/merged)", flag="--from")
-    out: str | None = opt(None, "video to write (default: result.mp4 in the workspace)")
+    from_dir: str | None = opt(None, "folder of frames", flag="--from", unset="data_dst/merged")
+    out: str | None = opt(None, "video to write", unset="result.mp4 in the workspace")
     crf: int = opt(18, "H.264 quality: 0 = lossless ... 51 = worst; 18 looks lossless", min=0, max=51)
     bitrate: float | None = opt(None, "video bitrate in Mbit/s instead of --crf (DeepFaceLab: 16)", min=0.1, max=1000)
     lossless: bool = opt(False, "lossless H.264 (much bigger files)")
-    fps: float | None = opt(None, "frames per second (default: the reference video's, else 25)", min=0.1, max=240)
+    fps: float | None = opt(None, "frames per second", min=0.1, max=240, unset="the reference video's, else 25")
     audio: bool = opt(True, "copy the reference video's audio into the result")
-    reference: str | None = opt(None, "video giving fps and audio (default: data_dst.*)", advanced=True)
+    reference: str | None = opt(None, "video giving fps and audio", advanced=True, unset="data_dst.*")
     mask: bool = opt(True, "also make result_mask.mp4 from data_dst/merged_mask when it is there", advanced=True)
 
     def check(self) -> None:

@@ -26,7 +26,7 @@ class XSegOptions:
     action: str = opt(None, "what to do with the faces' masks", choices=ACTIONS, positional=True)
     side: str = opt(None, "which faceset: data_src/aligned or data_dst/aligned", choices=SIDES, positional=True)
     input_dir: str | None = opt(None, "a folder of aligned faces instead of the side's aligned/ folder", advanced=True)
-    model_dir: str | None = opt(None, "folder of the trained XSeg model (default: the workspace's model/XSeg)",
+    model_dir: str | None = opt(None, "folder of the trained XSeg model", unset="the workspace's model/XSeg",
                                 advanced=True)
     batch_size: int = opt(8, "faces per batch when applying a model", min=1, max=256, advanced=True)
     device: str = device_option("where the model runs (apply)", advanced=True)
@@ -37,8 +37,8 @@ class XSegOptions:
         True, "apply-generic: stop the extrapolated forehead where the skin colour ends (hair, caps)", advanced=True)
     source: str = opt("auto", "export-masks: what to export (auto = the trained mask, else the labels)",
                       choices=("auto", "xseg", "labels"), advanced=True)
-    output_dir: str | None = opt(None, "fetch/export-masks: where to write (default <aligned>_xseg / <aligned>_masks)",
-                          advanced=True)
+    output_dir: str | None = opt(None, "fetch/export-masks: where to write",
+                                 unset="<aligned>_xseg / <aligned>_masks", advanced=True)
 
     def check(self) -> None:
         if self.action is None:
@@ -49,11 +49,11 @@ class XSegOptions:
 
 @dataclass
 class XSegTrainOptions:
-    face_type: str = opt("whole", "the face type the mask model works on (DeepFaceLab default: wf)",
+    face_type: str = opt("whole", "the face type the mask model works on (DeepFaceLab uses wf)",
                          choices=FACE_TYPES, fixed=True)
     batch_size: int = opt(4, "faces per training step", min=1, max=64)
     pretrain: bool = opt(False, "pretraining mode: learn to reconstruct faces (no skips) before labels exist")
-    pretrain_dir: str | None = opt(None, "pretraining faces (default: both aligned folders)", advanced=True)
+    pretrain_dir: str | None = opt(None, "pretraining faces", unset="both aligned folders", advanced=True)
     iterations: int = opt(0, "stop at this iteration (0 = until stopped)", min=0)
     lr: float = opt(1e-4, "RMSprop learning rate", min=1e-7, max=1e-2, advanced=True)
     lr_dropout: float = opt(0.3, "lr dropout: the chance each weight is updated at a step (DeepFaceLab: 0.3, "
@@ -71,7 +71,7 @@ class XSegTrainOptions:
     workers: int = opt(-1, "sample-loading processes (-1 = auto, 0 = in the training process)", min=-1, max=32,
                        advanced=True)
     seed: int = opt(0, "random seed (0 = a new one each run)", advanced=True)
-    model_dir: str | None = opt(None, "where the model lives (default: the workspace's model/XSeg)", advanced=True)
+    model_dir: str | None = opt(None, "where the model lives", unset="the workspace's model/XSeg", advanced=True)
 
     def check(self) -> None:
         if int(self.resolution) % 64:
