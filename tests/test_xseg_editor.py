@@ -8,7 +8,8 @@ from tui_fixtures import make_app, wait_for
 from xseg_fixtures import labelled_workspace
 
 from dfl_tui.faces import dflimg
-from dfl_tui.tui.screens.xseg_editor import ImageCanvas, XSegEditorScreen
+from dfl_tui.tui.screens.xseg_editor import XSegEditorScreen
+from dfl_tui.tui.widgets.image_canvas import ImageCanvas
 from dfl_tui.xseg.polys import EXCLUDE, INCLUDE, MODE_DRAW, MODE_EDIT
 
 

@@ -34,7 +34,9 @@ from textual.widgets import Static
 from ...errors import DflError, InputError
 from ...faces import manual
 from ...faces.facetype import FaceType
-from .xseg_editor import CURSOR_RGB, INCLUDE_RGB, SELECT_RGB, CanvasToolScreen, ImageCanvas, draw_cursor, to_disp
+from ..widgets.canvas_overlays import CURSOR_RGB, INCLUDE_RGB, SELECT_RGB, draw_cursor, to_disp
+from ..widgets.image_canvas import ImageCanvas
+from .canvas_tool import CanvasToolScreen
 
 MODES = ("all", "noface", "deleted-debug")
 MODE_TITLES = {"all": "every frame", "noface": "frames with no face found",

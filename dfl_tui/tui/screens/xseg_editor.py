@@ -18,259 +18,31 @@ include), ``5`` the trained mask stored in the face, `` ` `` overlays the traine
 labelled face). Labels are written into the face file's metadata (``seg_ie_polys``, as
 DeepFaceLab stores them) whenever you leave a face that changed, and on exit.
 
-The face image is drawn as half-block pixels by :class:`ImageCanvas`, which the manual
-extraction screen shares; decoding files happens in thread workers.
+The face is drawn by :class:`~dfl_tui.tui.widgets.image_canvas.ImageCanvas` inside the
+layout of :class:`~.canvas_tool.CanvasToolScreen` (both shared with manual extraction);
+decoding files happens in thread workers.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
 from rich.text import Text
-from textual import events, on, work
-from textual.app import ComposeResult
+from textual import on, work
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
-from textual.strip import Strip
-from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...faces import dflimg
 from ...workspace import list_images
 from ...xseg.polys import EXCLUDE, INCLUDE, MODE_DRAW, MODE_EDIT, TYPE_NAMES, LabelEditor, polys_from_meta
-from ..widgets import halfblock
-
-BG = (24, 24, 28)  # RGB outside the image
-
-
-# ---------------------------------------------------------------------------
-# The canvas: an image as half-block pixels with a zoomable view
-# ---------------------------------------------------------------------------
-
-
-class ImageCanvas(Widget, can_focus=True):
-    """An RGB image drawn with half-blocks (1 x 2 pixels per cell), zoomable, mouse in image pixels.
-
-    The view is ``scale`` display pixels per image pixel around image point ``center``.
-    ``draw`` (set by the screen) paints overlays on the display-sized RGB array with the
-    image -> display matrix, so lines stay one display pixel wide at any zoom.
-    """
-
-    DEFAULT_CSS = "ImageCanvas { width: 1fr; height: 1fr; }"
-
-    class Pointer(Message):
-        """A mouse event in image coordinates: kind is down, move, drag, up, scroll."""
-
-        def __init__(self, canvas: "ImageCanvas", kind: str, x: float, y: float, button: int = 0,
-                     ctrl: bool = False, shift: bool = False, delta: int = 0) -> None:
-            super().__init__()
-            self.canvas = canvas
-            self.kind, self.x, self.y = kind, x, y
-            self.button, self.ctrl, self.shift, self.delta = button, ctrl, shift, delta
-
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.image: np.ndarray | None = None  # RGB uint8
-        self.scale = 1.0
-        self.center = (0.0, 0.0)
-        self.draw: Callable[[np.ndarray, np.ndarray], None] | None = None
-        self._cv_strips: list[Strip] | None = None
-        self._cv_drag = False
-        self._cv_built = (0, 0)
-
-    # -- geometry ------------------------------------------------------------------------------
-    @property
-    def display_px(self) -> tuple[int, int]:
-        """(width, height) of the view in display pixels."""
-        return max(1, self.size.width), max(2, self.size.height * 2)
-
-    def matrix(self) -> np.ndarray:
-        """2 x 3 image -> display pixels (pixel centres at integers, as OpenCV)."""
-        w, h = self.display_px
-        s = self.scale
-        cx, cy = self.center
-        return np.array([[s, 0, (w - 1) / 2 - s * cx], [0, s, (h - 1) / 2 - s * cy]], np.float64)
-
-    def to_image(self, dx: float, dy: float) -> tuple[float, float]:
-        """Display pixel -> image pixel."""
-        w, h = self.display_px
-        return (dx - (w - 1) / 2) / self.scale + self.center[0], (dy - (h - 1) / 2) / self.scale + self.center[1]
-
-    def to_display(self, x: float, y: float) -> tuple[float, float]:
-        m = self.matrix()
-        return m[0, 0] * x + m[0, 2], m[1, 1] * y + m[1, 2]
-
-    def cell_to_image(self, cx: float, cy: float) -> tuple[float, float]:
-        """A pointer position in cells (fractions when the terminal reports pixels) -> image pixel."""
-        fx = cx + 0.5 if float(cx).is_integer() else cx
-        fy = cy + 0.5 if float(cy).is_integer() else cy
-        return self.to_image(fx - 0.5, fy * 2 - 0.5)
-
-    def fit_scale(self) -> float:
-        if self.image is None:
-            return 1.0
-        h, w = self.image.shape[:2]
-        dw, dh = self.display_px
-        return min(dw / w, dh / h)
-
-    def fit(self) -> None:
-        """Show the whole image."""
-        if self.image is None:
-            return
-        h, w = self.image.shape[:2]
-        self.scale = self.fit_scale()
-        self.center = ((w - 1) / 2, (h - 1) / 2)
-        self.invalidate()
-
-    def zoom(self, factor: float, around: tuple[float, float] | None = None) -> None:
-        """Zoom by ``factor`` keeping the image point ``around`` where it is on screen (1x fit .. 20x)."""
-        if self.image is None:
-            return
-        lo, hi = self.fit_scale() * 0.5, self.fit_scale() * 20.0
-        new = min(hi, max(lo, self.scale * factor))
-        if around is not None:
-            ax, ay = around
-            k = self.scale / new
-            self.center = (ax + (self.center[0] - ax) * k, ay + (self.center[1] - ay) * k)
-        self.scale = new
-        self.invalidate()
-
-    def pan_to(self, x: float, y: float) -> None:
-        self.center = (x, y)
-        self.invalidate()
-
-    def ensure_visible(self, x: float, y: float, margin: int = 2) -> None:
-        """Pan when an image point leaves the view (the keyboard cursor drives this)."""
-        w, h = self.display_px
-        dx, dy = self.to_display(x, y)
-        if margin <= dx <= w - 1 - margin and margin <= dy <= h - 1 - margin:
-            return
-        self.pan_to(x, y)
-
-    # -- content -------------------------------------------------------------------------------
-    def set_image(self, rgb: np.ndarray | None, fit: bool = True) -> None:
-        self.image = rgb
-        if fit:
-            self.fit()
-        self.invalidate()
-
-    def invalidate(self) -> None:
-        self._cv_strips = None
-        self.refresh()
-
-    def _build(self) -> list[Strip]:
-        w, h = self.display_px
-        if self.image is None:
-            return halfblock.blank(w, h // 2)
-        m = self.matrix()
-        if self.scale < 1.0:
-            # warpAffine has no area filter: shrink with one first, then only shift.
-            s = self.scale
-            small = cv2.resize(self.image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-            shift = np.array([[1, 0, m[0, 2]], [0, 1, m[1, 2]]], np.float64)
-            disp = cv2.warpAffine(small, shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                  borderValue=BG)
-        else:
-            interp = cv2.INTER_NEAREST if self.scale >= 2.0 else cv2.INTER_LINEAR
-            disp = cv2.warpAffine(self.image, m, (w, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=BG)
-        if self.draw is not None:
-            self.draw(disp, m)
-        return halfblock.render(disp, quantize=2)
-
-    def render_line(self, y: int) -> Strip:
-        if self._cv_strips is None or self._cv_built != (self.size.width, self.size.height):
-            self._cv_built = (self.size.width, self.size.height)
-            self._cv_strips = self._build()
-        if 0 <= y < len(self._cv_strips):
-            return self._cv_strips[y]
-        return Strip.blank(self.size.width)
-
-    def on_resize(self, event: events.Resize) -> None:
-        if self.image is not None:
-            old = getattr(self, "_cv_fit_at", None)
-            if old is None or abs(self.scale - old) < 1e-9:
-                self.fit()
-            self._cv_fit_at = self.scale
-        self.invalidate()
-
-    # -- mouse ---------------------------------------------------------------------------------
-    def _post(self, kind: str, event: events.MouseEvent, delta: int = 0) -> None:
-        x, y = self.cell_to_image(event.pointer_x, event.pointer_y)
-        self.post_message(self.Pointer(self, kind, x, y, event.button, event.ctrl, event.shift, delta))
-
-    def on_mouse_down(self, event: events.MouseDown) -> None:
-        self.focus()
-        self._cv_drag = True
-        self.capture_mouse()
-        self._post("down", event)
-        event.stop()
-
-    def on_mouse_move(self, event: events.MouseMove) -> None:
-        self._post("drag" if self._cv_drag else "move", event)
-
-    def on_mouse_up(self, event: events.MouseUp) -> None:
-        if self._cv_drag:
-            self._cv_drag = False
-            self.release_mouse()
-            self._post("up", event)
-            event.stop()
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        self._post("scroll", event, delta=1)
-        event.stop()
-
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        self._post("scroll", event, delta=-1)
-        event.stop()
-
-
-# ---------------------------------------------------------------------------
-# Drawing helpers (display space)
-# ---------------------------------------------------------------------------
-
-INCLUDE_RGB = (80, 230, 100)
-EXCLUDE_RGB = (255, 80, 80)
-SELECT_RGB = (255, 220, 60)
-CURSOR_RGB = (255, 255, 255)
-XSEG_RGB = (90, 140, 255)
-
-
-def to_disp(pts: np.ndarray, m: np.ndarray) -> np.ndarray:
-    p = np.asarray(pts, np.float64).reshape(-1, 2)
-    return p @ m[:, :2].T + m[:, 2]
-
-
-def draw_cursor(disp: np.ndarray, x: float, y: float, colour: tuple[int, int, int] = CURSOR_RGB) -> None:
-    """A small cross whose centre pixel is left visible."""
-    h, w = disp.shape[:2]
-    cx, cy = int(round(x)), int(round(y))
-    for d in (2, 3):
-        for px, py in ((cx - d, cy), (cx + d, cy), (cx, cy - d), (cx, cy + d)):
-            if 0 <= px < w and 0 <= py < h:
-                disp[py, px] = colour
-
-
-def tint(disp: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], amount: float = 0.45) -> None:
-    m = (mask > 0.5)[..., None]
-    disp[...] = np.where(m, (disp * (1 - amount) + np.array(colour) * amount).astype(np.uint8), disp)
-
-
-def mask_to_display(mask: np.ndarray, m: np.ndarray, size: tuple[int, int], src_scale: float = 1.0) -> np.ndarray:
-    """A face-sized (or ``src_scale``-scaled) mask warped into display pixels."""
-    mm = m.copy()
-    mm[:, :2] = mm[:, :2] / src_scale
-    w, h = size
-    return cv2.warpAffine(mask.astype(np.float32), mm, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
-
-
-# ---------------------------------------------------------------------------
-# Messages from the workers
-# ---------------------------------------------------------------------------
+from ..widgets.canvas_overlays import (CURSOR_RGB, EXCLUDE_RGB, INCLUDE_RGB, SELECT_RGB, XSEG_RGB, draw_cursor,
+                                       mask_to_display, tint, to_disp)
+from ..widgets.image_canvas import ImageCanvas
+from .canvas_tool import CanvasToolScreen
 
 
 class FacesListed(Message):
@@ -286,43 +58,7 @@ class FaceLoaded(Message):
         self.index, self.path, self.rgb, self.meta, self.error = index, path, rgb, meta, error
 
 
-# ---------------------------------------------------------------------------
-# The screen
-# ---------------------------------------------------------------------------
-
 VIEW_LABELS, VIEW_BAKED, VIEW_XSEG = "labels", "baked", "xseg"
-
-
-class CanvasToolScreen(Screen):
-    """A picture to work on by mouse and keys, with an info pane and the keys listed beside it.
-
-    The XSeg editor and manual extraction share this layout; ``ID_PREFIX`` keeps their CSS apart.
-    """
-
-    ID_PREFIX = "tool"
-    KEYS_HELP: tuple[tuple[str, str], ...] = ()
-
-    def compose(self) -> ComposeResult:
-        p = self.ID_PREFIX
-        yield Static(id=f"{p}-title")
-        with Horizontal(id=f"{p}-body"):
-            yield ImageCanvas(id=f"{p}-canvas")
-            with Vertical(id=f"{p}-side"):
-                yield Static(id=f"{p}-info")
-                yield Static(self._keys_text(), id=f"{p}-keys")
-        yield Static(id=f"{p}-status")
-        yield Footer()
-
-    @property
-    def canvas(self) -> ImageCanvas:
-        return self.query_one(ImageCanvas)
-
-    def _keys_text(self) -> Text:
-        t = Text()
-        for k, what in self.KEYS_HELP:
-            t.append(f"{k:<12}", style="bold")
-            t.append(what + "\n", style="dim")
-        return t
 
 
 class XSegEditorScreen(CanvasToolScreen):

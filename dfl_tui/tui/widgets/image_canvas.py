@@ -1,0 +1,198 @@
+"""A zoomable picture for tools that work on image pixels (the XSeg editor, manual extraction).
+
+:class:`ImageCanvas` shows an RGB image with a view of ``scale`` display pixels per image
+pixel around an image point, reports the mouse in image pixels (:class:`ImageCanvas.Pointer`),
+and lets its screen paint overlays in display pixels (``draw``) so lines stay one pixel wide
+at any zoom. The overlay helpers live in :mod:`.canvas_overlays`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+from textual import events
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from . import halfblock
+
+BG = (24, 24, 28)  # RGB outside the image
+
+
+class ImageCanvas(Widget, can_focus=True):
+    """An RGB image drawn with half-blocks (1 x 2 pixels per cell), zoomable, mouse in image pixels.
+
+    The view is ``scale`` display pixels per image pixel around image point ``center``.
+    ``draw`` (set by the screen) paints overlays on the display-sized RGB array with the
+    image -> display matrix, so lines stay one display pixel wide at any zoom.
+    """
+
+    DEFAULT_CSS = "ImageCanvas { width: 1fr; height: 1fr; }"
+
+    class Pointer(Message):
+        """A mouse event in image coordinates: kind is down, move, drag, up, scroll."""
+
+        def __init__(self, canvas: "ImageCanvas", kind: str, x: float, y: float, button: int = 0,
+                     ctrl: bool = False, shift: bool = False, delta: int = 0) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.kind, self.x, self.y = kind, x, y
+            self.button, self.ctrl, self.shift, self.delta = button, ctrl, shift, delta
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.image: np.ndarray | None = None  # RGB uint8
+        self.scale = 1.0
+        self.center = (0.0, 0.0)
+        self.draw: Callable[[np.ndarray, np.ndarray], None] | None = None
+        self._cv_strips: list[Strip] | None = None
+        self._cv_drag = False
+        self._cv_built = (0, 0)
+
+    # -- geometry ------------------------------------------------------------------------------
+    @property
+    def display_px(self) -> tuple[int, int]:
+        """(width, height) of the view in display pixels."""
+        return max(1, self.size.width), max(2, self.size.height * 2)
+
+    def matrix(self) -> np.ndarray:
+        """2 x 3 image -> display pixels (pixel centres at integers, as OpenCV)."""
+        w, h = self.display_px
+        s = self.scale
+        cx, cy = self.center
+        return np.array([[s, 0, (w - 1) / 2 - s * cx], [0, s, (h - 1) / 2 - s * cy]], np.float64)
+
+    def to_image(self, dx: float, dy: float) -> tuple[float, float]:
+        """Display pixel -> image pixel."""
+        w, h = self.display_px
+        return (dx - (w - 1) / 2) / self.scale + self.center[0], (dy - (h - 1) / 2) / self.scale + self.center[1]
+
+    def to_display(self, x: float, y: float) -> tuple[float, float]:
+        m = self.matrix()
+        return m[0, 0] * x + m[0, 2], m[1, 1] * y + m[1, 2]
+
+    def cell_to_image(self, cx: float, cy: float) -> tuple[float, float]:
+        """A pointer position in cells (fractions when the terminal reports pixels) -> image pixel."""
+        fx = cx + 0.5 if float(cx).is_integer() else cx
+        fy = cy + 0.5 if float(cy).is_integer() else cy
+        return self.to_image(fx - 0.5, fy * 2 - 0.5)
+
+    def fit_scale(self) -> float:
+        if self.image is None:
+            return 1.0
+        h, w = self.image.shape[:2]
+        dw, dh = self.display_px
+        return min(dw / w, dh / h)
+
+    def fit(self) -> None:
+        """Show the whole image."""
+        if self.image is None:
+            return
+        h, w = self.image.shape[:2]
+        self.scale = self.fit_scale()
+        self.center = ((w - 1) / 2, (h - 1) / 2)
+        self.invalidate()
+
+    def zoom(self, factor: float, around: tuple[float, float] | None = None) -> None:
+        """Zoom by ``factor`` keeping the image point ``around`` where it is on screen (1x fit .. 20x)."""
+        if self.image is None:
+            return
+        lo, hi = self.fit_scale() * 0.5, self.fit_scale() * 20.0
+        new = min(hi, max(lo, self.scale * factor))
+        if around is not None:
+            ax, ay = around
+            k = self.scale / new
+            self.center = (ax + (self.center[0] - ax) * k, ay + (self.center[1] - ay) * k)
+        self.scale = new
+        self.invalidate()
+
+    def pan_to(self, x: float, y: float) -> None:
+        self.center = (x, y)
+        self.invalidate()
+
+    def ensure_visible(self, x: float, y: float, margin: int = 2) -> None:
+        """Pan when an image point leaves the view (the keyboard cursor drives this)."""
+        w, h = self.display_px
+        dx, dy = self.to_display(x, y)
+        if margin <= dx <= w - 1 - margin and margin <= dy <= h - 1 - margin:
+            return
+        self.pan_to(x, y)
+
+    # -- content -------------------------------------------------------------------------------
+    def set_image(self, rgb: np.ndarray | None, fit: bool = True) -> None:
+        self.image = rgb
+        if fit:
+            self.fit()
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        self._cv_strips = None
+        self.refresh()
+
+    def _build(self) -> list[Strip]:
+        w, h = self.display_px
+        if self.image is None:
+            return halfblock.blank(w, h // 2)
+        m = self.matrix()
+        if self.scale < 1.0:
+            # warpAffine has no area filter: shrink with one first, then only shift.
+            s = self.scale
+            small = cv2.resize(self.image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+            shift = np.array([[1, 0, m[0, 2]], [0, 1, m[1, 2]]], np.float64)
+            disp = cv2.warpAffine(small, shift, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                  borderValue=BG)
+        else:
+            interp = cv2.INTER_NEAREST if self.scale >= 2.0 else cv2.INTER_LINEAR
+            disp = cv2.warpAffine(self.image, m, (w, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=BG)
+        if self.draw is not None:
+            self.draw(disp, m)
+        return halfblock.render(disp, quantize=2)
+
+    def render_line(self, y: int) -> Strip:
+        if self._cv_strips is None or self._cv_built != (self.size.width, self.size.height):
+            self._cv_built = (self.size.width, self.size.height)
+            self._cv_strips = self._build()
+        if 0 <= y < len(self._cv_strips):
+            return self._cv_strips[y]
+        return Strip.blank(self.size.width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.image is not None:
+            old = getattr(self, "_cv_fit_at", None)
+            if old is None or abs(self.scale - old) < 1e-9:
+                self.fit()
+            self._cv_fit_at = self.scale
+        self.invalidate()
+
+    # -- mouse ---------------------------------------------------------------------------------
+    def _post(self, kind: str, event: events.MouseEvent, delta: int = 0) -> None:
+        x, y = self.cell_to_image(event.pointer_x, event.pointer_y)
+        self.post_message(self.Pointer(self, kind, x, y, event.button, event.ctrl, event.shift, delta))
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        self.focus()
+        self._cv_drag = True
+        self.capture_mouse()
+        self._post("down", event)
+        event.stop()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._post("drag" if self._cv_drag else "move", event)
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._cv_drag:
+            self._cv_drag = False
+            self.release_mouse()
+            self._post("up", event)
+            event.stop()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._post("scroll", event, delta=1)
+        event.stop()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._post("scroll", event, delta=-1)
+        event.stop()
