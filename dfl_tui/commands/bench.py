@@ -18,6 +18,8 @@ AREAS: dict[str, tuple[str, str]] = {
     "train": ("dfl_tui.train.bench", "training: iterations/s per model, resolution and batch size"),
     "merge": ("dfl_tui.merge.bench", "merging: frames/s"),
     "review": ("dfl_tui.faceset.bench", "faceset reviewer: thumbnail grid loading and redraw speed"),
+    "redraw": ("dfl_tui.tui.bench_redraw", "TUI: bytes written to the terminal per second idle and per key, "
+                                           "per screen and graphics mode (--json)"),
     "video": ("dfl_tui.video.bench", "frame extraction and video encoding speed"),
     "xseg": ("dfl_tui.xseg.bench", "XSeg: training it/s, apply faces/s, augmentation and generic-mask speed"),
     "gpu": ("dfl_tui.gpubench.run", "the GPU proof: training steps, real training, extraction, merge, XSeg "
