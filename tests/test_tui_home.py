@@ -71,23 +71,59 @@ async def test_home_offers_demo_on_empty_workspace(tmp_path):
             stop_all_jobs(ws)
 
 
-async def test_digits_jump_to_steps_and_enter_opens(tmp_path):
+async def test_typed_step_numbers_go_to_that_step_and_enter_opens(tmp_path):
     ws = prepare_workspace(tmp_path / "ws")
     app = make_app(ws, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         home = app.screen
+        home.GOTO_TIMEOUT = 600  # a loaded machine must not end a number between two keys
         await wait_for(pilot, lambda: home.loaded >= 1)
-        await pilot.press("4")
-        assert home.current_entry().key == "extract-faces-src"
-        await pilot.press("4")
-        assert home.current_entry().number == "4.1"
-        await pilot.press("1", "1")
-        assert home.current_entry().number == "10"
-        await pilot.press("3", "enter")
+
+        async def typed(*keys: str) -> str:
+            await pilot.press(*keys)
+            number = home.current_entry().number
+            home._typed_done()  # as the timeout after the last key does
+            return number
+
+        assert await typed("1", "1") == "11"  # not 1, then the next row starting with 1
+        assert home.typed == ""  # nothing longer than 11: the next digit starts a new number
+        assert await typed("4", "full_stop", "2") == "4.2"
+        assert await typed("4") == "4"
+        assert await typed("1") == "1"
+        assert await typed("1", "0") == "10"
+        assert await typed("7", "full_stop", "1") == "7.1"
+        assert await typed("9", "3") == "3"  # no step 93: the 3 starts a new number
+        # the timeout ends a number that could go on (1 -> 10, 11)
+        home.GOTO_TIMEOUT = 0.2
+        await pilot.press("1")
+        await wait_for(pilot, lambda: home.typed == "", what="the typed number to end")
+        await pilot.press("3")
+        await pilot.press("enter")
         screen = await wait_for(pilot, lambda: isinstance(app.screen, StepScreen) and app.screen)
         assert screen.entry.key == "extract-frames-dst"
         await pilot.press("escape")
         assert app.screen is home
+
+
+async def test_cursor_starts_on_the_last_step_used_or_the_next_to_do(tmp_path):
+    import json
+
+    ws = prepare_workspace(tmp_path / "ws")
+    # nothing remembered: the first step not done yet (no data_dst.mp4: step 3)
+    app = make_app(ws, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        home = app.screen
+        await wait_for(pilot, lambda: home.loaded >= 1)
+        assert home.current_entry().number == "3"
+    # the last step used in this workspace, as ui.json keeps it
+    state = tmp_path / "state2" / "ui.json"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"workspaces": {str(ws.root): {"last_step": "sort-src"}}}))
+    app = make_app(ws, tmp_path, state_path=state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        home = app.screen
+        await wait_for(pilot, lambda: home.loaded >= 1)
+        assert home.current_entry().number == "4.2"
 
 
 async def test_unavailable_step_says_so(tmp_path):

@@ -22,6 +22,7 @@ from ... import workflow
 from ...jobs.rundir import ACTIVE_STATES
 from ..jobwatch import fmt_duration, newest_first, short_progress
 from ..messages import WorkspaceLoaded
+from ..quiet import update_cell, update_static
 from ..registry import screen_key_for
 
 MARKS = {"todo": "·", "ready": "•", "done": "✓", "busy": "▶", "warn": "!", "na": "–"}
@@ -99,7 +100,11 @@ class HomeScreen(Screen):
         Binding("ctrl+r", "refresh", "Refresh", id="home.refresh", show=False),
         Binding("q", "app.quit", "Quit", id="home.quit"),
         *[Binding(d, f"goto('{d}')", f"step {d}", id=f"home.goto-{d}", show=False) for d in "1234567890"],
+        Binding("full_stop", "goto('.')", "step x.y", id="home.goto-dot", show=False),
     ]
+
+    # Typing a step number: digits and dots gather for this long after the last key.
+    GOTO_TIMEOUT = 1.0
 
     def __init__(self) -> None:
         super().__init__(id="home")
@@ -108,6 +113,9 @@ class HomeScreen(Screen):
         self.loaded = 0  # how many workspace reads have arrived (tests wait on it)
         self._loading = False
         self._again = False
+        self.typed = ""  # the step number being typed
+        self._typed_timer: Any = None
+        self._cursor_placed = False  # the start position was chosen (or the user moved)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -131,6 +139,8 @@ class HomeScreen(Screen):
                           Text(entry.title, style="" if not entry.tool else "italic"),
                           Text("…", style="dim"), key=entry.key)
         self.query_one("#banner").display = False
+        if self.start_entry() is not None:  # the last step used: known before the workspace is read
+            self._place_cursor()
         self.app.workspace_changed.subscribe(self, self._on_workspace_changed)  # type: ignore[attr-defined]
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_states())
         self.refresh_status()
@@ -169,6 +179,8 @@ class HomeScreen(Screen):
         self._loading = False
         self.status, self.jobs = msg.status, msg.jobs
         self._render_states()
+        if not self._cursor_placed:
+            self._place_cursor()
         self.loaded += 1
         if self._again:
             self._again = False
@@ -196,12 +208,13 @@ class HomeScreen(Screen):
             style = colours.get(st.level) or ""
             text = Text(f"{MARKS.get(st.level, ' ')} {st.text}", style=style, no_wrap=True)
             text.truncate(width, overflow="ellipsis")
-            table.update_cell(entry.key, "state", text, update_width=True)
+            update_cell(table, entry.key, "state", text, update_width=True)
         empty = bool(self.status) and not workflow.has_data(self.status)
         banner = self.query_one("#banner")
-        banner.display = empty
+        if banner.display != empty:
+            banner.display = empty
         if empty:
-            self.query_one("#banner-text", Static).update(Text.from_markup(
+            update_static(self.query_one("#banner-text", Static), Text.from_markup(
                 f"[b]This workspace is empty.[/b] Press [b]d[/b] to create demo media (Grace Hopper and the "
                 f"astronaut), or copy data_src.mp4 and data_dst.mp4 into {self.app.workspace_label}."  # type: ignore[attr-defined]
             ))
@@ -216,7 +229,7 @@ class HomeScreen(Screen):
             text = "No jobs running."
             if last:
                 text += f" Last: {last.get('title') or last.get('step')} {last.get('state')}."
-            strip.update(Text(text, style="dim"))
+            update_static(strip, Text(text, style="dim"))
             return
         j = active[0]
         prog = j.get("progress") or {}
@@ -226,9 +239,33 @@ class HomeScreen(Screen):
             parts.append(f"ETA {fmt_duration(prog['eta'])}")
         if len(active) > 1:
             parts.append(f"+{len(active) - 1} more")
-        strip.update(Text("  ".join(p for p in parts if p)))
+        update_static(strip, Text("  ".join(p for p in parts if p)))
 
     # -- selection -------------------------------------------------------------------------
+    def start_entry(self) -> str | None:
+        """Where the cursor starts: the last step used in this workspace, else the next step to do."""
+        app: Any = self.app
+        per_ws = (app.ui_state.get("workspaces") or {}).get(str(app.workspace.root)) or {}
+        last = per_ws.get("last_step")
+        if last in workflow.BY_KEY:
+            return str(last)
+        if not self.status:
+            return None
+        states = {e.key: entry_state(e, self.status, self.jobs) for e in workflow.WORKFLOW if e.number}
+        # a running or failed step first, else the first step not done yet
+        for levels in (("busy",), ("warn",), ("ready", "todo")):
+            for e in workflow.WORKFLOW:
+                if e.number and e.key != "clear" and states[e.key].level in levels:
+                    return e.key
+        return None
+
+    def _place_cursor(self) -> None:
+        self._cursor_placed = True
+        table = self.query_one("#steps", DataTable)
+        key = self.start_entry()
+        if key is not None and table.cursor_row == 0:  # the user has not moved yet
+            self.select_entry(key)
+
     def current_entry(self) -> workflow.WorkflowStep | None:
         table = self.query_one("#steps", DataTable)
         if table.row_count == 0:
@@ -248,7 +285,7 @@ class HomeScreen(Screen):
         entry = self.current_entry()
         detail = self.query_one("#detail", Static)
         if entry is None:
-            detail.update("")
+            update_static(detail, "")
             return
         text = Text()
         text.append(entry.label, style="bold")
@@ -258,7 +295,7 @@ class HomeScreen(Screen):
         if not entry_available(entry):
             text.append("  not available yet in this version", style="bold")
         text.append("\n" + entry.guidance)
-        detail.update(text)
+        update_static(detail, text)
 
     @on(DataTable.RowSelected, "#steps")
     def _on_selected(self, event: DataTable.RowSelected) -> None:
@@ -284,16 +321,29 @@ class HomeScreen(Screen):
     def action_refresh(self) -> None:
         self.refresh_status()
 
-    def action_goto(self, digit: str) -> None:
-        """Digits jump to step numbers: 1 -> 1, again -> 10, again -> 11."""
-        table = self.query_one("#steps", DataTable)
-        keys = [w.key for w in workflow.WORKFLOW if w.number.startswith(digit)]
-        if digit == "0":
-            keys = [w.key for w in workflow.WORKFLOW if w.number == "10"]
-        if not keys:
-            return
-        cur = self.current_entry()
-        nxt = keys[0]
-        if cur is not None and cur.key in keys:
-            nxt = keys[(keys.index(cur.key) + 1) % len(keys)]
-        table.move_cursor(row=table.get_row_index(nxt))
+    def action_goto(self, char: str) -> None:
+        """Type a step number (``1``, ``11``, ``4.2``): the cursor goes to the step whose number it is.
+
+        Digits and dots gather while they are typed (``GOTO_TIMEOUT`` after the last key
+        starts a new number); the cursor moves as soon as what was typed is a step's number.
+        """
+        self._cursor_placed = True
+        typed = self.typed + char
+        numbers = [w.number for w in workflow.WORKFLOW if w.number]
+        if not any(n.startswith(typed) for n in numbers):
+            typed = char if any(n.startswith(char) for n in numbers) else ""
+        self.typed = typed
+        if self._typed_timer is not None:
+            self._typed_timer.stop()
+        self._typed_timer = self.set_timer(self.GOTO_TIMEOUT, self._typed_done) if typed else None
+        match = next((w.key for w in workflow.WORKFLOW if w.number and w.number == typed), None)
+        if match is not None:
+            self.select_entry(match)
+        if typed and not any(n.startswith(typed) and n != typed for n in numbers):
+            self._typed_done()  # nothing longer can follow: the next key starts a new number
+
+    def _typed_done(self) -> None:
+        self.typed = ""
+        if self._typed_timer is not None:
+            self._typed_timer.stop()
+            self._typed_timer = None
