@@ -184,6 +184,23 @@ class DflApp(App[int]):
     def toggle_light(self) -> None:
         self.theme = LIGHT_THEME if self.theme != LIGHT_THEME else DEFAULT_THEME
 
+    # -- quiet on the wire -------------------------------------------------------------------
+    @property
+    def _background_screens(self) -> list[Screen]:
+        """Screens that show through the top one: none when the top screen is opaque.
+
+        Textual always counts the screen right below the top one as visible (for translucent
+        dialogs). Under an opaque full screen (the reviewer over the home screen) that made
+        every repaint of the hidden screen repaint the whole terminal again, every few
+        seconds, for nothing (``dfl-tui bench redraw``: 40 KB/s idle in the reviewer).
+        """
+        screens = super()._background_screens
+        try:
+            opaque = self.screen.styles.background.a >= 1.0
+        except Exception:  # noqa: BLE001 - no screen yet
+            return screens
+        return [] if opaque else screens
+
     # -- life cycle -----------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
         from .screens.home import HomeScreen

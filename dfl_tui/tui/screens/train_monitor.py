@@ -38,9 +38,17 @@ from ...jobs.rundir import ACTIVE_STATES, RunDir
 from ...train.modeldir import ModelDir, list_models
 from ...train.monitor import (RANGES, MetricsReader, downsample, ema, fmt_loss, smoothing_alpha,
                               training_facts)
+from ..quiet import update_static
 
 POLL_SECONDS = 1.0
 ACTIVE = ACTIVE_STATES + ("starting",)
+
+
+def coarse_seconds(sec: float) -> float:
+    """Seconds rounded down to what a glance needs: 10 s under a minute, whole minutes after."""
+    if sec < 60:
+        return sec - sec % 10
+    return sec - sec % 60
 
 
 # ---------------------------------------------------------------------------
@@ -285,10 +293,12 @@ class TrainMonitorScreen(Screen):
         self.snap = snap
         self.polls += 1
         if snap.model is None:
-            self.query_one("#tm-title", Static).update(Text("9 · Train   no model in this workspace yet", style="bold"))
-            self.query_one("#tm-facts", Static).update(Text("Press o to choose the options and start a training "
-                                                            "(it runs in the background).", style="bold"))
-            self.query_one("#tm-losses", Static).update("")
+            update_static(self.query_one("#tm-title", Static),
+                          Text("9 · Train   no model in this workspace yet", style="bold"))
+            update_static(self.query_one("#tm-facts", Static),
+                          Text("Press o to choose the options and start a training (it runs in the background).",
+                               style="bold"))
+            update_static(self.query_one("#tm-losses", Static), "")
             self.preview.set_message("no preview yet")
             self._draw_plot(force=False)
             return
@@ -318,18 +328,21 @@ class TrainMonitorScreen(Screen):
                      style="bold green" if running else "bold yellow" if state in ("failed", "lost") else "dim")
         if len(snap.models) > 1:
             title.append(f"   (m: {len(snap.models)} models)", style="dim")
-        self.query_one("#tm-title", Static).update(title)
+        update_static(self.query_one("#tm-title", Static), title)
         status = dict(snap.status)
         status["state"] = "running" if running else state
         facts = training_facts(self.reader, snap.state, status, snap.trainer_opts)
+        if facts.since_save is not None:
+            # coarse, so that an idle monitor does not re-send the line every second
+            facts.since_save = coarse_seconds(facts.since_save)
         line = Text(facts.header())
         if not running and state in ("failed", "lost") and snap.status.get("error"):
             line = Text(f"iter {facts.iteration} · {str(snap.status.get('error'))[:200]}", style="bold red")
-        self.query_one("#tm-facts", Static).update(line)
+        update_static(self.query_one("#tm-facts", Static), line)
         losses = "  ".join(f"{k} {fmt_loss(v)}" for k, v in facts.losses.items())
         if facts.sps:
             losses += f"  ·  {facts.sps:.1f} samples/s"
-        self.query_one("#tm-losses", Static).update(Text(losses))
+        update_static(self.query_one("#tm-losses", Static), Text(losses))
         self._update_status()
 
     def _update_status(self) -> None:
@@ -340,7 +353,7 @@ class TrainMonitorScreen(Screen):
             parts.append(f"preview {v.label} ({self.view_i % len(self.views) + 1}/{len(self.views)})")
             if self.snap and self.snap.preview_iteration is not None:
                 parts.append(f"at iter {self.snap.preview_iteration}")
-        self.query_one("#tm-status", Static).update(Text(" · ".join(parts)))
+        update_static(self.query_one("#tm-status", Static), Text(" · ".join(parts)))
 
     # -- plot -------------------------------------------------------------------------------
     def _draw_plot(self, force: bool) -> None:
