@@ -84,25 +84,21 @@ def settle_graphics(env: MutableMapping[str, str], requested: str | None) -> obj
 
 
 def print_keys() -> int:
-    from ..tui.app import DflApp
-    from ..tui.keymap import KeymapError, describe_bindings, keymap_path, load_keymap
-    from ..tui.screens.clear import ClearWorkspaceScreen
-    from ..tui.screens.help import HelpScreen
-    from ..tui.screens.home import HomeScreen
-    from ..tui.screens.jobs import JobsScreen
-    from ..tui.screens.step import StepScreen
+    """Every binding id of every screen and widget, with its key (after the user's keymap)."""
+    from ..tui.keymap import KeymapError, all_bindings, binding_sections, keymap_path, load_keymap
 
     try:
         keymap = load_keymap()
     except KeymapError as exc:
         print(f"warning: {exc}", file=sys.stderr)
         keymap = {}
-    sections = [("app", DflApp), ("home", HomeScreen), ("step", StepScreen), ("jobs", JobsScreen),
-                ("help", HelpScreen), ("clear", ClearWorkspaceScreen)]
     print(f"# key bindings; override them in {keymap_path()} as  \"id\" = \"key[,key]\"")
-    for row in describe_bindings(sections, keymap):
-        if row.id:
-            print(f"{row.id:<22} {row.keys:<14} {row.description}")
+    for section, cls in binding_sections():
+        print(f"\n# {section}")
+        for b in all_bindings(cls):
+            if b.id:
+                desc = b.description or b.tooltip or b.action.replace("_", " ")
+                print(f"{b.id:<28} {keymap.get(b.id, b.key):<16} {desc}")
     return 0
 
 

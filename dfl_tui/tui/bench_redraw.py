@@ -383,13 +383,18 @@ def measure(root: Path, screen: str, mode: str, *, cols: int, rows: int, idle_s:
     if mode != "halfblock" or len(graphics_modes()) > 1:
         argv += ["--graphics", mode]
     lock = _lock_run(root) if screen == "train" else None
+    if screen == "merge":  # start on the first frame, as the first time (the merger resumes its session)
+        from ..merge.session import SESSION_FILE
+
+        for f in root.glob(f"*/*/{SESSION_FILE}"):
+            f.unlink()
     run = PtyRun(argv, _env(base), cols, rows, keep_output=True)
     res: dict[str, Any] = {"screen": screen, "mode": mode, "key": key_name}
     try:
         run.start()
         t0 = time.monotonic()
         res["ready"] = run.wait_for(READY[screen], startup_timeout)
-        settled = run.settle(quiet=2.0, timeout=max(5.0, startup_timeout - (time.monotonic() - t0)))
+        settled = run.settle(quiet=3.0, timeout=max(5.0, startup_timeout - (time.monotonic() - t0)))
         res["startup_bytes"] = run.count()
         res["settled"] = settled
         if not run.alive():

@@ -80,6 +80,36 @@ def _bindings_of(cls: type) -> list[Any]:
     return out
 
 
+def binding_sections() -> list[tuple[str, type]]:
+    """Every class of the TUI that declares key bindings, as (section, class): the app first, then
+    each screen and widget module under ``dfl_tui.tui`` (imported here: this is for ``--keys``
+    and the tests, never on the UI's start-up path)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from . import screens, widgets
+    from .app import DflApp
+
+    out: list[tuple[str, type]] = [("app", DflApp)]
+    for pkg in (screens, widgets):
+        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+            mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+            for _name, cls in inspect.getmembers(mod, inspect.isclass):
+                if cls.__module__ == mod.__name__ and cls.__dict__.get("BINDINGS"):
+                    out.append((f"{info.name}: {getattr(cls, 'HELP_TITLE', None) or cls.__name__}", cls))
+    return out
+
+
+def all_bindings(cls: type) -> list[Any]:
+    """dfl-tui's bindings of a class with those it inherits from dfl-tui classes (Textual's own are left out)."""
+    out: list[Any] = []
+    for klass in reversed(cls.__mro__):
+        if "BINDINGS" in klass.__dict__ and klass.__module__.startswith("dfl_tui."):
+            out += _bindings_of(klass)
+    return out
+
+
 def describe_bindings(sections: Iterable[tuple[str, type]], keymap: dict[str, str] | None = None) -> list[KeyInfo]:
     """Every binding of each class with the key the keymap gives it."""
     keymap = keymap or {}
@@ -106,5 +136,11 @@ def key_display(keys: str) -> str:
         k = k.strip()
         if k.startswith("ctrl+"):
             k = "^" + k[5:]
-        out.append({"question_mark": "?", "escape": "esc", "enter": "enter"}.get(k, k))
+        named = {"question_mark": "?", "escape": "esc", "enter": "enter"}.get(k)
+        if named is None and len(k) > 1 and "+" not in k:
+            from textual.keys import format_key  # "semicolon" -> ";", "grave_accent" -> "`"
+
+            shown = format_key(k)
+            named = shown if len(shown) == 1 and shown.isascii() and shown.isprintable() and not shown.isalnum() else k
+        out.append(named or k)
     return " / ".join(out)

@@ -39,53 +39,11 @@ from ...options import replace as opt_replace
 from ..messages import JobStarted, JobStartFailed
 from ..widgets.picture import Picture
 from ..widgets.job_view import JobView
+from . import merger_keys
 
 VIEWS = ("after", "before", "mask")
 ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 _SPECS = {s.name: s for s in describe(FrameSettings)}
-
-# (setting, label, keys) in the order of the settings panel
-PANEL = (
-    ("mode", "mode", "` 1-6"),
-    ("mask_mode", "mask", "x X"),
-    ("erode_mask", "erode", "w s"),
-    ("blur_mask", "blur", "e d"),
-    ("motion_blur", "motion blur", "r f"),
-    ("face_scale", "face scale %", "u j"),
-    ("color_transfer", "colour transfer", "c C"),
-    ("hist_match_threshold", "hist threshold", "q a"),
-    ("masked_hist_match", "masked hist", "z"),
-    ("sharpen_mode", "sharpen mode", "n N"),
-    ("sharpen_amount", "sharpen/blur", "y h"),
-    ("super_resolution", "super-res", "t g"),
-    ("image_denoise", "denoise", "i k"),
-    ("bicubic_degrade", "bicubic degrade", "o l"),
-    ("color_degrade", "colour degrade", "p ; :"),
-    ("morph_factor", "morph (AMP)", "[ ]"),
-)
-
-HELP_TEXT = """\
-Interactive merger keys (DeepFaceLab's where they exist)
-  ` 1 2 3 4 5 6   mode: original overlay hist-match seamless seamless-hist-match raw-rgb raw-predict
-  x / X           next / previous mask mode          c / C   next / previous colour transfer
-  w / s           erode + / -   (Shift: x5)           e / d   blur + / -
-  r / f           motion blur + / -                   u / j   face scale + / -
-  q / a           hist-match threshold + / -          z       masked hist-match on/off
-  y / h           sharpen (+) / blur (-)              n / N   sharpen mode
-  t / g           super-resolution + / -              i / k   image denoise + / -
-  o / l           bicubic degrade + / -               p ; :   colour degrade +1 / -1 / -5
-  [ / ]           AMP morph factor - / +              #       visible "AI-generated" label on/off
-  . / ,           next / previous frame               <       first frame
-  /               next frame, giving it these settings
-  m               previous frame, giving it these settings
-  ?               these settings for all following frames
-  M               these settings for all frames (and go to the first)
-  backspace       this frame inherits again (drop its own settings)
-  - / =           zoom out / in on the face           v / b   view result/original/mask, before/after
-  enter or >      merge all frames now (a background job) with these per-frame settings
-  tab             this help                           escape  leave (the session is saved)
-"""
-
 
 class Prepared(Message):
     bubble = False
@@ -131,82 +89,7 @@ class MergerScreen(Screen):
     MergerScreen #job { height: auto; max-height: 12; }
     """
 
-    BINDINGS = [
-        Binding("grave_accent", "mode(0)", "original", id="merger.mode-original", show=False),
-        Binding("1", "mode(1)", "overlay", id="merger.mode-overlay", show=False),
-        Binding("2", "mode(2)", "hist-match", id="merger.mode-hist-match", show=False),
-        Binding("3", "mode(3)", "seamless", id="merger.mode-seamless", show=False),
-        Binding("4", "mode(4)", "seamless-hist-match", id="merger.mode-seamless-hist-match", show=False),
-        Binding("5", "mode(5)", "raw-rgb", id="merger.mode-raw-rgb", show=False),
-        Binding("6", "mode(6)", "raw-predict", id="merger.mode-raw-predict", show=False),
-        Binding("q", "step('hist_match_threshold', 1)", "hist threshold +", id="merger.hist-up", show=False),
-        Binding("Q", "step('hist_match_threshold', 5)", "hist threshold +5", id="merger.hist-up5", show=False),
-        Binding("a", "step('hist_match_threshold', -1)", "hist threshold -", id="merger.hist-down", show=False),
-        Binding("A", "step('hist_match_threshold', -5)", "hist threshold -5", id="merger.hist-down5", show=False),
-        Binding("w", "step('erode_mask', 1)", "erode +", id="merger.erode-up", show=False),
-        Binding("W", "step('erode_mask', 5)", "erode +5", id="merger.erode-up5", show=False),
-        Binding("s", "step('erode_mask', -1)", "erode -", id="merger.erode-down", show=False),
-        Binding("S", "step('erode_mask', -5)", "erode -5", id="merger.erode-down5", show=False),
-        Binding("e", "step('blur_mask', 1)", "blur +", id="merger.blur-up", show=False),
-        Binding("E", "step('blur_mask', 5)", "blur +5", id="merger.blur-up5", show=False),
-        Binding("d", "step('blur_mask', -1)", "blur -", id="merger.blur-down", show=False),
-        Binding("D", "step('blur_mask', -5)", "blur -5", id="merger.blur-down5", show=False),
-        Binding("r", "step('motion_blur', 1)", "motion blur +", id="merger.motion-up", show=False),
-        Binding("R", "step('motion_blur', 5)", "motion blur +5", id="merger.motion-up5", show=False),
-        Binding("f", "step('motion_blur', -1)", "motion blur -", id="merger.motion-down", show=False),
-        Binding("F", "step('motion_blur', -5)", "motion blur -5", id="merger.motion-down5", show=False),
-        Binding("t", "step('super_resolution', 1)", "super-res +", id="merger.sr-up", show=False),
-        Binding("T", "step('super_resolution', 5)", "super-res +5", id="merger.sr-up5", show=False),
-        Binding("g", "step('super_resolution', -1)", "super-res -", id="merger.sr-down", show=False),
-        Binding("G", "step('super_resolution', -5)", "super-res -5", id="merger.sr-down5", show=False),
-        Binding("y", "step('sharpen_amount', 1)", "sharpen +", id="merger.sharpen-up", show=False),
-        Binding("Y", "step('sharpen_amount', 5)", "sharpen +5", id="merger.sharpen-up5", show=False),
-        Binding("h", "step('sharpen_amount', -1)", "sharpen - (blur)", id="merger.sharpen-down", show=False),
-        Binding("H", "step('sharpen_amount', -5)", "sharpen -5 (blur)", id="merger.sharpen-down5", show=False),
-        Binding("u", "step('face_scale', 1)", "face scale +", id="merger.scale-up", show=False),
-        Binding("U", "step('face_scale', 5)", "face scale +5", id="merger.scale-up5", show=False),
-        Binding("j", "step('face_scale', -1)", "face scale -", id="merger.scale-down", show=False),
-        Binding("J", "step('face_scale', -5)", "face scale -5", id="merger.scale-down5", show=False),
-        Binding("i", "step('image_denoise', 1)", "denoise +", id="merger.denoise-up", show=False),
-        Binding("I", "step('image_denoise', 5)", "denoise +5", id="merger.denoise-up5", show=False),
-        Binding("k", "step('image_denoise', -1)", "denoise -", id="merger.denoise-down", show=False),
-        Binding("K", "step('image_denoise', -5)", "denoise -5", id="merger.denoise-down5", show=False),
-        Binding("o", "step('bicubic_degrade', 1)", "bicubic degrade +", id="merger.degrade-up", show=False),
-        Binding("O", "step('bicubic_degrade', 5)", "bicubic degrade +5", id="merger.degrade-up5", show=False),
-        Binding("l", "step('bicubic_degrade', -1)", "bicubic degrade -", id="merger.degrade-down", show=False),
-        Binding("L", "step('bicubic_degrade', -5)", "bicubic degrade -5", id="merger.degrade-down5", show=False),
-        Binding("p", "step('color_degrade', 1)", "colour degrade +", id="merger.cdegrade-up", show=False),
-        Binding("P", "step('color_degrade', 5)", "colour degrade +5", id="merger.cdegrade-up5", show=False),
-        Binding("semicolon", "step('color_degrade', -1)", "colour degrade -", id="merger.cdegrade-down", show=False),
-        Binding("colon", "step('color_degrade', -5)", "colour degrade -5", id="merger.cdegrade-down5", show=False),
-        Binding("left_square_bracket", "step('morph_factor', -0.05)", "morph -", id="merger.morph-down", show=False),
-        Binding("right_square_bracket", "step('morph_factor', 0.05)", "morph +", id="merger.morph-up", show=False),
-        Binding("z", "toggle_masked_hist", "masked hist-match", id="merger.masked-hist", show=False),
-        Binding("x", "cycle('mask_mode', 1)", "mask mode", id="merger.mask-next", show=False),
-        Binding("X", "cycle('mask_mode', -1)", "mask mode (back)", id="merger.mask-prev", show=False),
-        Binding("c", "cycle('color_transfer', 1)", "colour transfer", id="merger.ct-next", show=False),
-        Binding("C", "cycle('color_transfer', -1)", "colour transfer (back)", id="merger.ct-prev", show=False),
-        Binding("n", "cycle('sharpen_mode', 1)", "sharpen mode", id="merger.sharpen-mode", show=False),
-        Binding("N", "cycle('sharpen_mode', -1)", "sharpen mode (back)", id="merger.sharpen-mode-prev", show=False),
-        Binding("number_sign", "toggle_label", "AI-generated label", id="merger.label", show=False),
-        Binding("full_stop", "frame(1)", "Next", id="merger.next"),
-        Binding("comma", "frame(-1)", "Prev", id="merger.prev"),
-        Binding("less_than_sign", "first", "first frame", id="merger.first", show=False),
-        Binding("slash", "override_next", "next, overriding it", id="merger.override-next", show=False),
-        Binding("m", "override_prev", "previous, overriding it", id="merger.override-prev", show=False),
-        Binding("question_mark", "apply_following", "Apply to following", id="merger.apply-following"),
-        Binding("M", "apply_all", "Apply to all", id="merger.apply-all"),
-        Binding("backspace", "clear_frame", "inherit again", id="merger.clear-frame", show=False),
-        Binding("minus", "zoom(-1)", "zoom out", id="merger.zoom-out", show=False),
-        Binding("equals_sign", "zoom(1)", "Zoom", id="merger.zoom-in"),
-        Binding("plus", "zoom(1)", "zoom in", id="merger.zoom-in2", show=False),
-        Binding("v", "cycle_view", "View", id="merger.view"),
-        Binding("b", "before_after", "before/after", id="merger.before-after", show=False),
-        Binding("enter", "merge_all", "Merge all", id="merger.merge"),
-        Binding("greater_than_sign", "merge_all", "merge all", id="merger.merge2", show=False),
-        Binding("tab", "toggle_help", "Keys", id="merger.help"),
-        Binding("escape", "back", "Back", id="merger.back"),
-    ]
+    BINDINGS = merger_keys.bindings()  # one table: bindings, panel and help (merger_keys.py)
 
     def __init__(self, entry: Any = None, *, model: str | None = None, **kw: Any) -> None:
         super().__init__(classes="merger-screen")
@@ -239,7 +122,7 @@ class MergerScreen(Screen):
             yield MergeImage(id="merger-image")
             with Vertical(id="merger-panel"):
                 yield Static("", id="merger-settings")
-        yield Static(Text(HELP_TEXT), id="merger-help")
+        yield Static("", id="merger-help")
         yield Static("", id="merger-status")
         yield JobView(id="job", poll_interval=getattr(self.app, "job_poll_interval", 0.25))
         yield Footer()
@@ -367,7 +250,8 @@ class MergerScreen(Screen):
         base = dict(self.session.base) if self.session is not None else settings_dict(FrameSettings())
         t = Text()
         t.append("settings of this frame\n", style="bold")
-        for name, label, keys in PANEL:
+        for name, label in merger_keys.PANEL:
+            keys = merger_keys.panel_keys(name, self._key_for)
             v = s[name]
             if isinstance(v, bool):
                 val = "on" if v else "off"
@@ -562,8 +446,16 @@ class MergerScreen(Screen):
         self._title()
         self._redraw()
 
+    def _key_for(self, binding_id: str, default: str) -> str:
+        """The key of a binding after the user's keymap, as shown (the app knows the keymap)."""
+        key_for = getattr(self.app, "key_for", None)
+        return key_for(binding_id, default) if key_for else merger_keys.default_key_for(binding_id, default)
+
     def action_toggle_help(self) -> None:
-        self.query_one("#merger-help", Static).toggle_class("shown")
+        help_ = self.query_one("#merger-help", Static)
+        if not help_.has_class("shown"):
+            help_.update(Text(merger_keys.help_text(self._key_for, max(40, self.size.width - 2))))
+        help_.toggle_class("shown")
         self.call_after_refresh(self._schedule_render)  # the image area changed size
 
     # -- the session file --------------------------------------------------------------------------
