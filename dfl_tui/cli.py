@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="dfl-tui",
         formatter_class=_Formatter,
-        description="The DeepFaceLab workflow in the terminal. With no command, opens the TUI.",
+        description="The DeepFaceLab workflow in the terminal. With no command, opens the TUI "
+        "(its options work without the word tui: dfl-tui --open 5 --theme dfl-light; see dfl-tui tui --help).",
         epilog="Workflow: demo -> extract-frames src/dst -> extract-faces src/dst -> sort/review -> xseg -> "
         "train -> merge -> make-video.  Run 'dfl-tui COMMAND --help' for a command's options.",
     )
@@ -256,8 +257,24 @@ class ProgressPrinter:
 # ---------------------------------------------------------------------------
 
 
+def default_to_tui(argv: list[str]) -> list[str]:
+    """``dfl-tui --open 5`` (options but no command) means ``dfl-tui tui --open 5``."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("-w", "--workspace"):
+            i += 2
+        elif argv[i].startswith("--workspace="):
+            i += 1
+        else:
+            break
+    rest = argv[i:]
+    if rest and rest[0].startswith("-") and rest[0] not in ("-h", "--help", "--version"):
+        return argv[:i] + ["tui"] + rest
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = default_to_tui(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
