@@ -132,3 +132,50 @@ async def test_keyboard_carry_insert_delete_and_labelled_navigation(tmp_path):
         # Escape with nothing selected leaves the screen, saving first.
         await pilot.press("escape", "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, XSegEditorScreen), what="the editor to close")
+
+
+async def test_a_mask_job_shows_its_mask_c_closes_a_mouse_polygon_and_the_footer_says_how_to_leave(tmp_path):
+    """Issue 10's walk-through: the new trained mask appears, ``c`` closes, esc is in the footer at 80x24."""
+    from textual.screen import Screen
+    from textual.widgets import Footer
+
+    ws = labelled_workspace(tmp_path / "ws")
+    unlabel(ws.aligned("src"))
+    app = make_app(ws, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = await open_editor(app, pilot)
+        assert scr.xseg_mask is None
+        # the footer shows how to leave, whole, at 80 columns
+        from textual.widgets._footer import FooterKey
+
+        back = [k for k in scr.query_one(Footer).query(FooterKey) if k.action == "escape"]
+        assert back and back[0].description == "Back" and 0 <= back[0].region.x and back[0].region.right <= 80
+        # draw three points with the mouse, close with c
+        cv = scr.canvas
+        for c in [(40, 40), (200, 40), (120, 200)]:
+            await pilot.click(cv, offset=cell_of(cv, *c))
+        assert scr.editor.mode == MODE_DRAW and scr.editor.polys[0].n == 3
+        await pilot.press("c")
+        assert scr.editor.mode == MODE_EDIT and scr.note == "closed"
+        await pilot.press("s")
+        # an XSeg apply job writes a trained mask into this face's file...
+        path = scr.path
+        h, w = scr.rgb.shape[:2]
+        mask = np.zeros((h, w), np.float32)
+        mask[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = 1
+        meta = dflimg.read_meta(path)
+        meta.set_xseg_mask(mask)
+        dflimg.write_meta(path, meta)
+        # ... while the step screen shows the job; back in the editor, the face shows the new mask
+        app.push_screen(Screen())
+        await pilot.pause()
+        app.pop_screen()
+        await wait_for(pilot, lambda: scr.xseg_mask is not None, what="the new trained mask")
+        assert scr.overlay and "trained mask" in scr.note
+        assert scr.editor.counts() == (1, 0)  # the labels stay
+        assert abs(float(scr.xseg_mask[h // 2, w // 2]) - 1.0) < 0.1 and float(scr.xseg_mask[2, 2]) < 0.1
+        # while the editor is on screen, the workspace watcher's signal does the same
+        meta.set_xseg_mask(None)
+        dflimg.write_meta(path, meta)
+        app.action_refresh_workspace()
+        await wait_for(pilot, lambda: scr.xseg_mask is None, what="the mask to go")

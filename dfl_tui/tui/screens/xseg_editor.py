@@ -52,6 +52,14 @@ class FacesListed(Message):
         self.labelled = labelled
 
 
+class MaskReread(Message):
+    """The current face's file changed on disk (an XSeg apply job wrote its trained mask)."""
+
+    def __init__(self, path: Path, mask_buf: bytes | None, mtime: int) -> None:
+        super().__init__()
+        self.path, self.mask_buf, self.mtime = path, mask_buf, mtime
+
+
 class FaceLoaded(Message):
     def __init__(self, index: int, path: Path, rgb: np.ndarray | None, meta: Any, error: str | None) -> None:
         super().__init__()
@@ -73,6 +81,7 @@ class XSegEditorScreen(CanvasToolScreen):
     XSegEditorScreen #xe-status { height: 1; padding: 0 1; background: $boost; }
     """
     BINDINGS = [
+        Binding("escape", "escape", "Back", id="xseg.escape"),  # first: the footer always shows how to leave
         Binding("left,h", "cursor(-1,0)", "Cursor left", id="xseg.left", show=False),
         Binding("right,l", "cursor(1,0)", "Cursor right", id="xseg.right", show=False),
         Binding("up,k", "cursor(0,-1)", "Cursor up", id="xseg.up", show=False),
@@ -111,7 +120,6 @@ class XSegEditorScreen(CanvasToolScreen):
         Binding("g", "job('apply-generic')", "Generic mask", id="xseg.apply-generic", show=False),
         Binding("y", "job('apply')", "Apply model", id="xseg.apply", show=False),
         Binding("T", "train", "Train XSeg", id="xseg.train", show=False),
-        Binding("escape", "escape", "Finish / back", id="xseg.escape"),
     ]
 
     KEYS_HELP = (
@@ -161,6 +169,7 @@ class XSegEditorScreen(CanvasToolScreen):
         self.note = ""
         self.saved_count = 0
         self._pending: int | None = None
+        self._mtime = 0  # the current face file's st_mtime_ns when we read or wrote it
 
     # -- where ---------------------------------------------------------------------------------
     @property
@@ -181,8 +190,57 @@ class XSegEditorScreen(CanvasToolScreen):
     def on_mount(self) -> None:
         self.canvas.draw = self._draw
         self.canvas.focus()
+        changed = getattr(self.app, "workspace_changed", None)
+        if changed is not None:
+            changed.subscribe(self, self._on_workspace_changed)
         self._list_faces()
         self._refresh_text()
+
+    # -- a mask job wrote the face: show its new trained mask ------------------------------------
+    def _file_mtime(self) -> int:
+        try:
+            return self.path.stat().st_mtime_ns if self.path is not None else 0
+        except OSError:
+            return 0
+
+    def on_screen_resume(self) -> None:
+        self.check_mask()
+
+    def _on_workspace_changed(self, _data: Any) -> None:
+        if self.app.screen is self:
+            self.check_mask()
+
+    def check_mask(self) -> None:
+        """Read the face's trained mask again when its file changed since we read (or wrote) it."""
+        if self.path is not None and self.meta is not None and self._file_mtime() != self._mtime:
+            self._reread_mask(self.path)
+
+    @work(thread=True, exclusive=True, group="xseg-mask", exit_on_error=False)
+    def _reread_mask(self, path: Path) -> None:
+        try:
+            mtime = path.stat().st_mtime_ns
+            meta = dflimg.read_meta(path)
+        except (dflimg.FaceFileError, OSError):
+            return
+        self.post_message(MaskReread(path, meta.xseg_mask_buf, mtime))
+
+    @on(MaskReread)
+    def _mask_reread(self, msg: MaskReread) -> None:
+        if msg.path != self.path or self.meta is None or self.rgb is None:
+            return
+        self._mtime = msg.mtime
+        if msg.mask_buf == self.meta.xseg_mask_buf:
+            return
+        self.meta.xseg_mask_buf = msg.mask_buf
+        h, w = self.rgb.shape[:2]
+        m = self.meta.get_xseg_mask()
+        self.xseg_mask = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) if m is not None else None
+        if self.xseg_mask is not None:
+            self.overlay = True
+            self.note = "the trained mask of this face was updated (shown tinted; ` hides it, 5 shows it alone)"
+        else:
+            self.note = "this face's trained mask was removed"
+        self.redraw()
 
     # -- loading ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="xseg-list")
@@ -246,6 +304,7 @@ class XSegEditorScreen(CanvasToolScreen):
         self.xseg_mask = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) if m is not None else None
         self.cursor = ((w - 1) / 2, (h - 1) / 2)
         self.carrying = False
+        self._mtime = self._file_mtime()
         self.canvas.set_image(self.rgb)
         self._update_radius()
         self.note = ""
@@ -265,6 +324,7 @@ class XSegEditorScreen(CanvasToolScreen):
             self.app.notify(f"could not save the labels of {self.path.name}: {exc}", severity="error", timeout=10)
             return False
         self.editor.dirty = False
+        self._mtime = self._file_mtime()
         self.saved_count += 1
         if self.meta.has_polys():
             self.labelled.add(self.path.name)
@@ -566,11 +626,9 @@ class XSegEditorScreen(CanvasToolScreen):
 
         entry = workflow.WorkflowStep(f"{step}-from-editor", "", "XSeg: " + values.get("action", "train"), step,
                                       tuple(values.items()), tool=True)
-        self.app.push_screen(StepScreen(entry, start=start, values=values), callback=lambda _r: self._reload_mask())
-
-    def _reload_mask(self) -> None:
-        if self.index >= 0 and self.files:
-            self._open(self.index)
+        # Back here, on_screen_resume reads the face's mask again if the job rewrote the file
+        # (and the workspace watcher does so while the job is still running).
+        self.app.push_screen(StepScreen(entry, start=start, values=values))
 
     def action_escape(self) -> None:
         ed = self.editor
