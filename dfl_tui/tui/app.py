@@ -379,6 +379,14 @@ class DflApp(App[int]):
             return
         self.push_screen(JobsScreen())
 
+    def action_verify(self, path: str | None = None) -> None:
+        """Check a file's synthetic-media mark (as dfl-tui verify): the workspace's newest output first."""
+        from .screens.verify import VerifyScreen
+
+        if isinstance(self.screen, VerifyScreen):
+            return
+        self.push_screen(VerifyScreen(path))
+
     def help_sections(self) -> list[tuple[str, type]]:
         from .screens.home import HomeScreen
         from .screens.jobs import JobsScreen

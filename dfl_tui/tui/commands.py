@@ -28,6 +28,8 @@ def palette_entries(app: Any) -> Iterator[tuple[str, str, Callable[[], Any]]]:
     yield "Screen: Home", "The numbered workflow", app.action_home
     yield "Screen: Jobs", "All jobs: progress, logs, errors, stop", app.action_jobs
     yield "Screen: Help", "Every key and its id for keymap.toml", app.action_help
+    yield ("Verify: synthetic-media mark", "Is a merged frame or result.mp4 marked as AI-generated? (dfl-tui verify)",
+           app.action_verify)
     yield "Refresh workspace", "Read the workspace's state again", app.action_refresh_workspace
     for mode, what in (("auto", "what this terminal (and tmux) can show"), ("kitty", "kitty graphics protocol"),
                        ("sixel", "Sixel images"), ("halfblock", "half-block cells: works everywhere")):

@@ -85,6 +85,17 @@ def describe_end(status: dict[str, Any]) -> str:
     return str(state or "")
 
 
+def marked_note(step: str, result: dict[str, Any], verify_key: str = "ctrl+k") -> str:
+    """What a finished merge / make-video says about the marks its output carries."""
+    if step == "make-video":
+        out = os.path.basename(str(result.get("result") or "result.mp4"))
+        return (f"{out} is marked as AI-generated: container metadata and the frames' invisible watermark. "
+                f"Check it: {verify_key} here, or dfl-tui verify {out}")
+    return ("The merged frames are marked as AI-generated: metadata in each file and an invisible watermark "
+            f"(plus the visible label if you asked for it). Check one: {verify_key} here, or "
+            "dfl-tui verify data_dst/merged/<frame>.png")
+
+
 def format_event(ev: dict[str, Any]) -> tuple[str, str] | None:
     """(level, text) of an event for the log pane; ``None`` for events not shown there."""
     kind = ev.get("type")

@@ -36,7 +36,7 @@ from ...merge.options import (COLOR_TRANSFER_MODES, MASK_MODES, MODES, SHARPEN_M
                               settings_dict)
 from ...options import describe
 from ...options import replace as opt_replace
-from ..messages import JobStarted, JobStartFailed
+from ..messages import JobFinished, JobStarted, JobStartFailed
 from ..widgets.picture import Picture
 from ..widgets.job_view import JobView
 from . import merger_keys
@@ -512,6 +512,15 @@ class MergerScreen(Screen):
         jv.follow(RunDir(Path(msg.run_path)))
         self._status(f"merging all {len(self.stems)} frames in the background (job {msg.run_id}); "
                      "you can keep tuning, or leave: the job goes on")
+
+    @on(JobFinished)
+    def _on_job_finished(self, msg: JobFinished) -> None:
+        from ..jobwatch import describe_end, marked_note
+
+        if msg.status.get("state") == "done":
+            self._status(marked_note("merge", msg.status.get("result") or {}, "ctrl+p verify"))
+        else:
+            self._status(describe_end(msg.status))
 
     @on(JobStartFailed)
     def _on_job_failed(self, msg: JobStartFailed) -> None:

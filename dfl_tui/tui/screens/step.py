@@ -21,7 +21,7 @@ from textual.widgets import Button, Footer, Header, Static
 from ... import steps as stepsmod
 from ... import workflow
 from ...jobs.rundir import ACTIVE_STATES, RunDir
-from ..jobwatch import describe_end, newest_first
+from ..jobwatch import describe_end, marked_note, newest_first
 from ..messages import JobFinished, JobStarted, JobStartFailed, WorkspaceLoaded
 from ..widgets.job_view import JobView
 from ..widgets.options_form import OptionsForm
@@ -38,8 +38,12 @@ class StepScreen(Screen):
         Binding("ctrl+t", "traceback", "Traceback", id="step.traceback"),
         Binding("ctrl+l", "joblog", "job.log", id="step.joblog"),
         Binding("ctrl+o", "toggle_form", "Options", id="step.options", show=False),
+        Binding("ctrl+k", "verify", "Verify mark", id="step.verify"),
         Binding("escape", "back", "Back", id="step.back"),
     ]
+
+    # Steps whose output carries the synthetic-media mark (ctrl+k checks it).
+    MARKING_STEPS = ("merge", "make-video")
 
     def __init__(self, entry: workflow.WorkflowStep, *, start: bool = False, run_id: str | None = None,
                  values: dict[str, Any] | None = None) -> None:
@@ -201,7 +205,19 @@ class StepScreen(Screen):
         state = msg.status.get("state")
         sev = "information" if state == "done" else "warning" if state == "cancelled" else "error"
         self.notify(describe_end(msg.status), title=self.entry.title, severity=sev, timeout=6)
+        if state == "done" and self.entry.step in self.MARKING_STEPS:
+            self.job_view.add_note(marked_note(self.entry.step, msg.status.get("result") or {},
+                                               self.app.key_for("step.verify", "ctrl+k")))  # type: ignore[attr-defined]
         self._load()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "verify":
+            return self.entry.step in self.MARKING_STEPS
+        return True
+
+    def action_verify(self) -> None:
+        """Check the synthetic-media mark of this step's output (the verify screen)."""
+        self.app.action_verify()  # type: ignore[attr-defined]
 
     def _update_buttons(self, active: bool) -> None:
         if self.unavailable:

@@ -159,6 +159,13 @@ class JobView(Vertical):
         bid = self.key_ids.get(what)
         return key_for(bid, default) if (callable(key_for) and bid) else default
 
+    def add_note(self, text: str, level: str = "state") -> None:
+        """A line of the UI's own under the job's log (kept when the view switches back to events)."""
+        item = (level, text)
+        self._lines.append(item)
+        if self.mode == "events":
+            self._write_line(*item)
+
     def _write_line(self, level: str, text: str) -> None:
         style = LEVEL_STYLES.get(level, "")
         prefix = "" if level in ("info", "state") else f"{level}: "
