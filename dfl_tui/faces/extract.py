@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InputError
-from ..faceset.trash import set_aside
+from ..faceset.trash import set_aside, undo_hint
 from ..jobs.context import Reporter
 from ..workspace import list_images
 from .extract_pipeline import FacePipeline
@@ -89,7 +89,7 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
         ctx.log(plan.message)
     books = ExtractBooks(aligned, frames_dir, side, o, plan)
     total = len(frames)
-    undo = f"dfl-tui faceset {side} undo, or u in the reviewer"
+    undo = undo_hint(side)
     if not plan.todo:
         books.save(True)
         ctx.log(f"all {total} frames were already extracted; nothing to do (--overwrite starts again)")
@@ -117,7 +117,7 @@ def run_extract_faces(ctx: Reporter, o: ExtractFacesOptions) -> dict[str, Any]:
         set_aside(aligned, old, "extract-faces --overwrite", ctx, undo=undo, displace="images")
         dbg = ws.aligned_debug(side)
         set_aside(dbg, list_images(dbg), "extract-faces --overwrite", ctx, displace="images",
-                  undo=f"dfl-tui faceset {side} undo --folder {dbg.relative_to(ws.root)}")
+                  undo=undo_hint(side, dbg.relative_to(ws.root)))
     set_aside(aligned, plan.redo_faces, "extract-faces redo", ctx, undo=undo,
               reason="faces of frames extracted again (the earlier run stopped before recording them)")
     if debug_dir is not None:

@@ -137,9 +137,11 @@ def check_faceset(folder: Path) -> list[Path]:
     if not paths:
         packed = [n for n in ("faceset.dflpack", "faceset.pak") if (folder / n).exists()]
         if packed:
-            raise InputError(f"{folder} is packed ({packed[0]}); unpack it first: dfl-tui faceset SIDE unpack")
+            raise InputError(f"{folder} is packed ({packed[0]}); unpack it first: Faceset tools in the TUI, "
+                             "action unpack, or dfl-tui faceset SIDE unpack")
         if not folder.is_dir():
-            raise InputError(f"{folder} does not exist; extract faces first (dfl-tui extract-faces)")
+            raise InputError(f"{folder} does not exist; extract faces first (step 4 or 6 in the TUI, "
+                             "or dfl-tui extract-faces)")
         raise InputError(f"{folder} has no face images")
     return paths
 
@@ -160,6 +162,8 @@ def run_sort(ctx: Reporter, opts: Any) -> dict:
     ctx.result(**res)
     if result.trashed:
         ctx.log(f"rejected faces are in {folder / '.trash'}")
-    ctx.log(f"undo the sort: 'dfl-tui faceset {opts.side} undo' (or u in the reviewer); original names only: "
-            f"'dfl-tui faceset {opts.side} recover-names'")
+    from .trash import undo_hint
+
+    ctx.log(f"undo the sort: {undo_hint(opts.side)}; original names only: Faceset tools in the TUI, "
+            f"action recover-names, or 'dfl-tui faceset {opts.side} recover-names'")
     return res

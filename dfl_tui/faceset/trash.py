@@ -390,6 +390,17 @@ def _notify_tags(folder: Path, moves: list[tuple[str, str]]) -> None:
 # The way every other part of the project moves files aside ----------------------------------
 
 
+def undo_hint(side: str = "src", folder: str | os.PathLike | None = None) -> str:
+    """How to undo a move-aside, in the TUI and on the command line (log lines carry both):
+    ``u in the reviewer, or dfl-tui faceset src undo`` for a side's faces; for any other folder
+    the Faceset tools' undo with that folder."""
+    if folder is None:
+        return f"u in the reviewer, or dfl-tui faceset {side} undo"
+    return (f"Faceset tools in the TUI: action undo, folder {folder}; "
+            f"or dfl-tui faceset {side} undo --folder {folder}")
+
+
+
 def set_aside(folder: str | os.PathLike, paths: Iterable[str | os.PathLike], action: str, reporter=None, *,
               undo: str = "", displace: str = "", **info) -> Op | None:
     """Move ``paths`` (inside ``folder``; missing ones are skipped) to ``folder``'s trash as one undoable

@@ -250,12 +250,13 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
     frames_dir = ws.frames("dst")
     frames = list_images(frames_dir)
     if not frames:
-        raise InputError(f"no frames in {frames_dir}: run 'dfl-tui extract-frames dst' first")
+        raise InputError(f"no frames in {frames_dir}: extract them first (step 3 in the TUI, or "
+                         "dfl-tui extract-frames dst)")
     if o.limit:
         frames = frames[: o.limit]
     aligned = ws.aligned("dst")
     if not list_images(aligned):
-        raise InputError(f"no faces in {aligned}: run 'dfl-tui extract-faces dst' first")
+        raise InputError(f"no faces in {aligned}: extract them first (step 6 in the TUI, or dfl-tui extract-faces dst)")
     workers = o.workers or max(2, min(8, os.cpu_count() or 2))
 
     ctx.stage("loading the model", total=None)
@@ -293,8 +294,9 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
         total_faces = sum(len(fs) for fs in groups.values())
         if with_mask == 0:
             raise DflError(f"the XSeg mask modes need dst faces carrying XSeg masks, and none of the {total_faces} "
-                           f"faces in {aligned} has one: run 'dfl-tui xseg apply dst' (trained XSeg) or "
-                           "'dfl-tui xseg apply-generic dst', or choose another --mask-mode")
+                           f"faces in {aligned} has one: apply a mask first (step 8 in the TUI: y for the trained XSeg, "
+                           "g for the generic mask; or dfl-tui xseg apply dst / dfl-tui xseg apply-generic dst), "
+                           "or choose another mask mode")
         if with_mask < total_faces:
             ctx.warn(f"{total_faces - with_mask} of {total_faces} dst faces have no XSeg mask: those use the "
                      "landmark hull (mask mode dst) instead")
@@ -507,12 +509,12 @@ def _trash_stale(ctx: Any, out_dir: Path, mask_dir: Path, stems: set[str], limit
     stale_masks = [p for p in list_images(mask_dir) if p.stem not in stems]
     if not stale and not stale_masks:
         return
-    from ..faceset.trash import set_aside
+    from ..faceset.trash import set_aside, undo_hint
 
     for folder, files in ((out_dir, stale), (mask_dir, stale_masks)):
         if files:
             ctx.log(f"{len(files)} file(s) in {folder.name}/ have no dst frame any more")
-            set_aside(folder, files, "stale-merged", ctx, undo=f"dfl-tui faceset dst undo --folder {folder}")
+            set_aside(folder, files, "stale-merged", ctx, undo=undo_hint("dst", folder))
 
 
 def _result(counts: dict[str, int], total: int, out_dir: Path, elapsed: float, processed: int = 0) -> dict[str, Any]:

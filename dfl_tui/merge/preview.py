@@ -49,7 +49,8 @@ class MergePreview:
         self.ft = FaceType.from_string(self.predictor.face_type)
         self.frames = list_images(workspace.frames("dst"))
         if not self.frames:
-            raise DflError(f"no frames in {workspace.frames('dst')}: run 'dfl-tui extract-frames dst' first")
+            raise DflError(f"no frames in {workspace.frames('dst')}: extract them first (step 3 in the TUI, "
+                           "or dfl-tui extract-frames dst)")
         self.stems = [p.stem for p in self.frames]
         self.index = {s: i for i, s in enumerate(self.stems)}
         self.groups = read_dst_faces(workspace.aligned("dst"), self.warnings.append)

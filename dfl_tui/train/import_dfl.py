@@ -165,7 +165,8 @@ def import_dfl(folder: str | Path, workspace: Any, name: str = "", *, which: str
     atomic_write_text(mdir.summary_path, summary_text(f"{name}_{dfl.model_class}", model.iteration,
                                                       {**shown, **saved["trainer"]}, device_lines(model.device)),
                       fsync=False)
-    log(f"imported as model '{name}' ({mdir.root}); continue with: dfl-tui train --name {name}")
+    log(f"imported as model '{name}' ({mdir.root}); continue with: step 9 in the TUI, "
+        f"or dfl-tui train --name {name}")
     return {"model": dfl.model_class, "name": name, "iteration": model.iteration, "path": str(mdir.root),
             "options": opts}
 

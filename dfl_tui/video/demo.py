@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import DflError
-from ..faceset.trash import set_aside
+from ..faceset.trash import set_aside, undo_hint
 from ..jobs.context import Reporter
 from ..util.atomic import _fsync_dir
 from .options import DemoOptions
@@ -234,7 +234,7 @@ def run_demo(ctx: Reporter, o: DemoOptions) -> dict[str, Any]:
         raise DflError(f"{names} already in {ws.root}: the demo does not replace your videos. "
                        "Use another workspace, or --overwrite (the old files go to .trash/)")
     set_aside(ws.root, existing + others, "demo --overwrite", ctx, displace="names",
-              undo=f"dfl-tui faceset src undo --folder {ws.root}")
+              undo=undo_hint("src", ws.root))
     n = max(1, int(round(o.seconds * o.fps)))
     t0 = time.monotonic()
     # Both clips are written under hidden names and renamed together at the end, so a stopped

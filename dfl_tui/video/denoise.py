@@ -32,6 +32,9 @@ from ..util.tempfiles import clean_stale_temps
 from .imageio import ImageWriter, read_ahead
 from .options import DenoiseOptions
 
+# how to undo a denoise, in the TUI and on the command line (log lines carry both)
+DENOISE_UNDO = "the Denoise frames tool with undo on, or dfl-tui denoise-frames SIDE --undo"
+
 TEMPORAL_STRENGTH = 5.0  # DeepFaceLab's fixed temporal luma/chroma strength
 LUT_STEPS = 16  # weight table resolution: 1/16 of a grey level
 
@@ -122,7 +125,7 @@ def denoise_folder(folder: Path, factor: int = 7, *, reporter: Reporter | None =
         if not done:
             return
         trash.replace(done, "denoise", info={"factor": factor, "temporal": temporal, "total": len(frames)})
-        ctx.log(f"the {len(done)} original frames are in {folder / TRASH_DIR} (undo: denoise-frames --undo)")
+        ctx.log(f"the {len(done)} original frames are in {folder / TRASH_DIR} (undo: {DENOISE_UNDO})")
 
     try:
         for i, (path, img) in enumerate(read_ahead(frames, workers)):
@@ -140,7 +143,7 @@ def denoise_folder(folder: Path, factor: int = 7, *, reporter: Reporter | None =
     except JobCancelled:
         writer.close(wait=True)  # frames already queued are finished so the sequence is consistent
         swap_in()
-        ctx.log(f"stopped after {len(done)} frames; denoise-frames --undo puts those back")
+        ctx.log(f"stopped after {len(done)} frames; to put those back: {DENOISE_UNDO}")
         raise
     except BaseException:
         writer.close(wait=True)

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from ..errors import InputError, JobCancelled
-from ..faceset.trash import set_aside
+from ..faceset.trash import set_aside, undo_hint
 from ..jobs.context import Reporter
 from ..util.atomic import atomic_write_json, read_json
 from ..workspace import list_images
@@ -138,7 +138,7 @@ def extract_frames(
         marker = folder / MARKER
         set_aside(folder, existing + [marker] if existing else [], "extract-frames", ctx, displace="images",
                   reason=f"re-extracting frames from {video.name}",
-                  undo=f"dfl-tui faceset src undo --folder {folder}")
+                  undo=undo_hint("src", folder))
         info = {"video": str(video), "fps": out_fps, "native_fps": float(native_fps), "format": fmt,
                 "expected": total, "frames": 0, "complete": False, "started": time.time()}
         atomic_write_json(marker, info, fsync=False)

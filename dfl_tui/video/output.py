@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..faceset.trash import set_aside
+from ..faceset.trash import set_aside, undo_hint
 from ..util.atomic import _fsync_dir
 
 
@@ -22,7 +22,7 @@ def publish(tmp: Path, out: Path, reporter: Any, *, keep_old: bool = True) -> No
         os.fsync(fh.fileno())
     if keep_old:
         set_aside(out.parent, [out], "replaced-video", reporter, displace="names",
-                  undo=f"dfl-tui faceset src undo --folder {out.parent}")
+                  undo=undo_hint("src", out.parent))
     os.replace(tmp, out)
     _fsync_dir(out.parent)
 

@@ -63,10 +63,12 @@ def faces_dir(ctx: Any, opts: XSegOptions) -> Path:
 
 def _faces(folder: Path) -> list[Path]:
     if not folder.is_dir():
-        raise InputError(f"{folder} does not exist: extract faces first (dfl-tui extract-faces)")
+        raise InputError(f"{folder} does not exist: extract faces first (step 4 or 6 in the TUI, "
+                         "or dfl-tui extract-faces)")
     files = list_images(folder)
     if not files and (folder / "faceset.pak").exists():
-        raise InputError(f"{folder} holds a packed faceset.pak: unpack it first (dfl-tui faceset unpack)")
+        raise InputError(f"{folder} holds a packed faceset.pak: unpack it first (Faceset tools in the TUI, "
+                         "action unpack, or dfl-tui faceset SIDE unpack)")
     return files
 
 

@@ -109,14 +109,15 @@ def load_xseg(mdir: ModelDir, device: torch.device | str = "cpu", warn: Any = No
     saved = mdir.read_options()
     if not saved or saved.get("model") != MODEL_NAME:
         raise DflError(f"no trained XSeg model in {mdir.root}: label faces in the XSeg editor and run "
-                       "'dfl-tui xseg train', or use 'dfl-tui xseg apply-generic' for a mask with no training")
+                       "Train XSeg (T in the XSeg editor, or dfl-tui xseg train), or use the generic mask for no training "
+                       "(g in the XSeg editor, or dfl-tui xseg apply-generic)")
     o = saved_fixed(mdir, saved)
     res, base = int(o["resolution"]), int(o["base_ch"])
     ft = FaceType.from_string(o["face_type"])
     got = load_checkpoint(mdir, warn, optional=[OPT_PART], reset_optional=True)  # applying needs no optimizer
     if got is None:
-        raise DflError(f"the XSeg model in {mdir.root} has no saved checkpoint yet: let 'dfl-tui xseg train' "
-                       "run until its first save (or press save in its monitor)")
+        raise DflError(f"the XSeg model in {mdir.root} has no saved checkpoint yet: let the XSeg training "
+                       "(T in the XSeg editor, or dfl-tui xseg train) run until its first save")
     parts, manifest, _folder = got
     parts.pop(RNG_PART, None)
     dev = torch.device(device)

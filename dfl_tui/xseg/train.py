@@ -233,12 +233,12 @@ class XSegTrainer:
     def _restart(self) -> None:
         if not self.mdir.root.exists():
             return
-        from ..faceset.trash import set_aside
+        from ..faceset.trash import set_aside, undo_hint
 
         models = self.mdir.root.parent
         self.log("--restart: a new model; the old one goes to the trash")
         set_aside(models, [self.mdir.root], "xseg --restart", self, displace="names",
-                  undo=f"dfl-tui faceset src undo --folder {models}")
+                  undo=undo_hint("src", models))
 
     def setup(self) -> None:
         opts = self.opts
