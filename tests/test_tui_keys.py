@@ -46,7 +46,7 @@ async def test_merger_bindings_panel_and_help_follow_a_keymap_remap(tmp_path):
 
     ws = Workspace.open(tmp_path / "ws").ensure()
     app = make_app(ws, tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         app.keymap_user = {"merger.erode-up": "9", "merger.erode-down": "8"}
         app.set_keymap(app.keymap_user)
         screen = MergerScreen()
@@ -62,3 +62,8 @@ async def test_merger_bindings_panel_and_help_follow_a_keymap_remap(tmp_path):
         await pilot.press("tab")
         help_ = str(screen.query_one("#merger-help").render())
         assert "9 / 8 (x5: W / S)" in help_ and "erode + / -" in help_
+        # the header names the current view, first, so that 80 columns show it
+        await pilot.press("tab", "v")
+        title = screen.query_one("#merger-title")
+        assert "view: original" in str(title.render()) and title.region.width <= 80
+        assert str(title.render()).index("view: original") < 20

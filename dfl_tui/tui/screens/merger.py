@@ -42,6 +42,7 @@ from ..widgets.job_view import JobView
 from . import merger_keys
 
 VIEWS = ("after", "before", "mask")
+VIEW_NAMES = {"after": "result", "before": "original", "mask": "mask"}  # as the header names them
 ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 _SPECS = {s.name: s for s in describe(FrameSettings)}
 
@@ -226,8 +227,19 @@ class MergerScreen(Screen):
         return self.stems[self.pos] if self.stems else ""
 
     def _title(self) -> None:
+        """One line, most important first so that 80 columns keep it: the view, the frame, the model."""
         t = Text()
         t.append("10 · Merge", style="bold")
+        t.append(" │ ", style="dim")
+        t.append(f"view: {VIEW_NAMES.get(self.view, self.view)}" + (f" x{ZOOMS[self.zoom_i]:g}" if self.zoom_i else ""),
+                 style="bold reverse")
+        if self.stems:
+            t.append(" │ ", style="dim")
+            t.append(f"frame {self.stem} ({self.pos + 1}/{len(self.stems)})", style="bold")
+            if self.session is not None and self.stem in self.session.keyframes:
+                t.append(" ◆ own settings", style="bold")
+        if self.label:
+            t.append(" │ + label", style="dim")
         if self.model_name:
             facts = self.info
             t.append(" │ ", style="dim")
@@ -235,14 +247,8 @@ class MergerScreen(Screen):
             if facts:
                 t.append(f" ({facts.get('model_type')}, iteration {facts.get('iteration')}, "
                          f"{facts.get('resolution')} px, {facts.get('device')})", style="dim")
-        if self.stems:
-            t.append(" │ ", style="dim")
-            t.append(f"frame {self.stem} ({self.pos + 1}/{len(self.stems)})", style="bold")
-            if self.session is not None and self.stem in self.session.keyframes:
-                t.append("  ◆ own settings", style="bold")
-        t.append(f" │ view {self.view}" + (f" x{ZOOMS[self.zoom_i]:g}" if self.zoom_i else ""), style="dim")
-        if self.label:
-            t.append(" │ + label", style="dim")
+        t.no_wrap = True
+        t.overflow = "ellipsis"
         self.query_one("#merger-title", Static).update(t)
 
     def _show_settings(self) -> None:
