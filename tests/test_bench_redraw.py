@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_bench_redraw_counts_bytes_of_the_home_screen(tmp_path, capsys):
-    rc = main(["bench", "redraw", "--screens", "home", "--idle", "1", "--keys", "1", "--size", "100x30",
+    rc = main(["bench", "redraw", "--screens", "home", "--idle", "1", "--keys", "1", "--size", "100x30", "--modes", "halfblock",
                "--keep", str(tmp_path / "bench"), "--json"])
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)

@@ -51,10 +51,12 @@ def graphics_modes() -> list[str]:
     """The graphics modes ``dfl-tui tui --graphics`` offers (only half-block before it existed)."""
     from ..commands import tui as tuicmd
 
-    choices = getattr(tuicmd, "GRAPHICS_CHOICES", None)
+    p = argparse.ArgumentParser()
+    tuicmd.add_arguments(p)
+    choices = next((a.choices for a in p._actions if a.dest == "graphics"), None)
     if not choices:
         return ["halfblock"]
-    return [c for c in choices if c != "auto"]
+    return sorted((str(c) for c in choices if c != "auto"), key=lambda m: (m != "halfblock", m))
 
 
 # ---------------------------------------------------------------------------
