@@ -215,6 +215,8 @@ class Picture(Widget):
         self.refresh()
 
     def set_message(self, text: str) -> None:
+        if self._src is None and self._drawn is None and not self._legacy and text == self.message:
+            return  # shown already: a poll that found nothing new sends nothing
         self._src, self._src_key = None, None
         self._drawn = None
         self._legacy = []
