@@ -54,6 +54,17 @@ async def test_merger_tunes_frames_saves_the_session_and_merges(tmp_path):
         assert screen.view == "after"
         await pilot.press("equals_sign")
         assert screen.zoom_i == 1
+        # side by side (a render at half the width, both pictures in one), full screen, esc back from it
+        await pilot.press("B")
+        assert screen.view == "side" and "view: original | result" in str(screen.query_one("#merger-title").render())
+        await wait_for(pilot, lambda: screen._layout == "side", timeout=60, what="the side-by-side render")
+        await pilot.press("space")
+        assert screen.full and not screen.query_one("#merger-panel").display
+        assert "full screen" in str(screen.query_one("#merger-title").render())
+        await pilot.press("escape")
+        assert not screen.full and isinstance(app.screen, MergerScreen) and screen.query_one("#merger-panel").display
+        await pilot.press("B")
+        assert screen.view == "after"
         # next frame inherits; "/" carries the settings over explicitly; the no-face frame says so
         await pilot.press("full_stop")
         assert screen.stem == "00002" and screen.settings.mode == "seamless"

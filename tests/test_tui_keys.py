@@ -67,3 +67,15 @@ async def test_merger_bindings_panel_and_help_follow_a_keymap_remap(tmp_path):
         title = screen.query_one("#merger-title")
         assert "view: original" in str(title.render()) and title.region.width <= 80
         assert str(title.render()).index("view: original") < 20
+
+
+def test_side_by_side_puts_original_and_result_next_to_each_other():
+    import numpy as np
+
+    from dfl_tui.tui.screens.merger import SIDE_GAP, side_by_side
+
+    before = np.full((10, 6, 3), 50, np.uint8)
+    after = np.full((8, 6), 200, np.uint8)  # a grey mask-like picture, shorter
+    both = side_by_side(before, after)
+    assert both.shape == (10, 6 + SIDE_GAP + 6, 3)
+    assert (both[:, :6] == 50).all() and (both[1:9, 6 + SIDE_GAP:] == 200).all() and (both[0, 6 + SIDE_GAP:] == 0).all()

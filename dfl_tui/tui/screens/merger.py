@@ -41,8 +41,27 @@ from ..widgets.picture import Picture
 from ..widgets.job_view import JobView
 from . import merger_keys
 
-VIEWS = ("after", "before", "mask")
-VIEW_NAMES = {"after": "result", "before": "original", "mask": "mask"}  # as the header names them
+VIEWS = ("after", "before", "mask", "side")
+# as the header names them; "side": the original and the result side by side
+VIEW_NAMES = {"after": "result", "before": "original", "mask": "mask", "side": "original | result"}
+SIDE_GAP = 8  # pixels between the two pictures of the side-by-side view
+
+
+def side_by_side(before: Any, after: Any, gap: int = SIDE_GAP) -> Any:
+    """The original and the result next to each other (numpy is imported here, off the UI's start-up)."""
+    import numpy as np
+
+    h = max(before.shape[0], after.shape[0])
+
+    def pad(a: Any) -> Any:
+        if a.ndim == 2:
+            a = np.repeat(a[..., None], 3, axis=2)
+        out = np.zeros((h, a.shape[1], 3), np.uint8)
+        top = (h - a.shape[0]) // 2
+        out[top:top + a.shape[0]] = a[..., :3]
+        return out
+
+    return np.concatenate([pad(before), np.zeros((h, gap, 3), np.uint8), pad(after)], axis=1)
 ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 _SPECS = {s.name: s for s in describe(FrameSettings)}
 
@@ -88,6 +107,8 @@ class MergerScreen(Screen):
     MergerScreen #merger-help { display: none; height: auto; padding: 0 1; background: $panel; }
     MergerScreen #merger-help.shown { display: block; }
     MergerScreen #job { height: auto; max-height: 12; }
+    MergerScreen.-full #merger-panel, MergerScreen.-full #merger-status, MergerScreen.-full #merger-help,
+    MergerScreen.-full #job, MergerScreen.-full Header { display: none; }
     """
 
     BINDINGS = merger_keys.bindings()  # one table: bindings, panel and help (merger_keys.py)
@@ -104,6 +125,8 @@ class MergerScreen(Screen):
         self.session: Any = None
         self.settings = FrameSettings()
         self.view = "after"
+        self.full = False  # the frame alone on the screen (space)
+        self._layout = ""  # the layout the shown arrays were rendered for ("side" or "")
         self.zoom_i = 0
         self.label = False
         self.arrays: dict[str, Any] = {}
@@ -238,6 +261,8 @@ class MergerScreen(Screen):
             t.append(f"frame {self.stem} ({self.pos + 1}/{len(self.stems)})", style="bold")
             if self.session is not None and self.stem in self.session.keyframes:
                 t.append(" ◆ own settings", style="bold")
+        if self.full:
+            t.append(f" │ full screen ({self._key_for('merger.full', 'space')}: back)", style="bold")
         if self.label:
             t.append(" │ + label", style="dim")
         if self.model_name:
@@ -290,9 +315,12 @@ class MergerScreen(Screen):
             return
         self._req += 1
         width, height = self.image.pixel_box()
+        layout = "side" if self.view == "side" else ""
+        if layout:
+            width = (width - SIDE_GAP) // 2
         width, height = max(8, width), max(8, height)
         self._render_frame(self._req, self.stem, settings_dict(self.settings), width, height, ZOOMS[self.zoom_i],
-                     self.label, self.view)
+                     self.label, layout)
 
     @work(thread=True, exclusive=True, group="merger-render", exit_on_error=False)
     def _render_frame(self, req: int, stem: str, settings: dict[str, Any], width: int, height: int, zoom: float,
@@ -321,6 +349,7 @@ class MergerScreen(Screen):
             self._status(f"{self.stem}: {msg.meta['error']}")
             return
         self.meta, self.arrays = msg.meta, msg.arrays
+        self._layout = msg.view
         self._redraw()
         notes = "; ".join(msg.meta.get("notes") or [])
         faces = msg.meta.get("faces", 0)
@@ -328,8 +357,16 @@ class MergerScreen(Screen):
                      + (f" · {notes}" if notes else ""))
 
     def _redraw(self) -> None:
-        """Another view of the last result: no helper round trip."""
+        """Another view of the last result: no helper round trip (unless side by side changes the size)."""
         if not self.arrays:
+            return
+        if (self.view == "side") != (self._layout == "side"):
+            self._schedule_render()  # the pictures need the other size
+            return
+        if self.view == "side":
+            before, after = self.arrays.get("before"), self.arrays.get("after")
+            if before is not None and after is not None:
+                self.image.set_image(side_by_side(before, after), key=(self._shown_req, "side"))
             return
         img = self.arrays.get(self.view)
         if img is not None:
@@ -452,6 +489,18 @@ class MergerScreen(Screen):
         self._title()
         self._redraw()
 
+    def action_side_by_side(self) -> None:
+        self.view = "side" if self.view != "side" else "after"
+        self._title()
+        self._redraw()
+
+    def action_full_screen(self) -> None:
+        """The frame alone: the settings, status, job and footer hide; the title line stays."""
+        self.full = not self.full
+        self.set_class(self.full, "-full")
+        self._title()
+        self.call_after_refresh(self._schedule_render)  # the image area changed size
+
     def _key_for(self, binding_id: str, default: str) -> str:
         """The key of a binding after the user's keymap, as shown (the app knows the keymap)."""
         key_for = getattr(self.app, "key_for", None)
@@ -534,6 +583,9 @@ class MergerScreen(Screen):
 
     # -- leaving -------------------------------------------------------------------------------------
     def action_back(self) -> None:
+        if self.full:  # esc leaves the full-screen view first
+            self.action_full_screen()
+            return
         self.save_state()
         self._close_helper()
         self.app.pop_screen()

@@ -86,8 +86,10 @@ KEYS: tuple[MergerKey, ...] = (
     MergerKey("merger.zoom-out", "minus", "zoom(-1)", "zoom out", "zoom out / in on the face"),
     MergerKey("merger.zoom-in", "equals_sign", "zoom(1)", "Zoom", "zoom out / in on the face", show=True),
     MergerKey("merger.zoom-in2", "plus", "zoom(1)", "zoom in", "zoom out / in on the face"),
-    MergerKey("merger.view", "v", "cycle_view", "View", "view: result, original, mask", show=True),
+    MergerKey("merger.view", "v", "cycle_view", "View", "view: result, original, mask, side by side", show=True),
     MergerKey("merger.before-after", "b", "before_after", "before/after", "before / after"),
+    MergerKey("merger.side", "B", "side_by_side", "Side by side", "original | result side by side"),
+    MergerKey("merger.full", "space", "full_screen", "Full screen", "the frame on the whole screen", show=True),
     MergerKey("merger.merge", "enter", "merge_all", "Merge all",
               "merge all frames (a job) now", show=True),
     MergerKey("merger.merge2", "greater_than_sign", "merge_all", "merge all",
@@ -120,8 +122,9 @@ KeyFor = Callable[[str, str], str]  # (binding id, default key) -> the key now, 
 
 
 def bindings() -> list[Binding]:
-    """The screen's BINDINGS, from the table."""
-    return [Binding(k.key, k.action, k.description, id=k.id, show=k.show) for k in KEYS]
+    """The screen's BINDINGS, from the table (Back first, so that the footer always shows how to leave)."""
+    ordered = sorted(KEYS, key=lambda k: k.id != "merger.back")
+    return [Binding(k.key, k.action, k.description, id=k.id, show=k.show) for k in ordered]
 
 
 def default_key_for(binding_id: str, default: str) -> str:
