@@ -17,6 +17,7 @@ from ... import workflow
 from ...jobs.rundir import ACTIVE_STATES, RunDir
 from ..jobwatch import fmt_age, newest_first, short_progress
 from ..messages import JobsLoaded
+from ..quiet import update_cell, update_static
 from ..widgets.job_view import JobView
 
 STATE_STYLES = {"running": "bold", "starting": "bold", "queued": "", "done": "green", "failed": "bold red",
@@ -109,9 +110,11 @@ class JobsScreen(Screen):
         else:
             for j in msg.jobs:
                 for col, cell in zip(("job", "state", "progress", "age", "error"), self._cells(j, now)):
-                    table.update_cell(j["id"], col, cell)
-        self.query_one("#jobs-empty", Static).display = not msg.jobs
-        self.query_one("#jobs-empty", Static).update("No jobs yet in this workspace." if not msg.jobs else "")
+                    update_cell(table, j["id"], col, cell)  # only what changed: the 1-s poll sends nothing else
+        empty = self.query_one("#jobs-empty", Static)
+        if empty.display != (not msg.jobs):
+            empty.display = not msg.jobs
+        update_static(empty, "No jobs yet in this workspace." if not msg.jobs else "")
         self.loaded += 1
         if msg.jobs:
             self._show()
