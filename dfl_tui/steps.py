@@ -70,6 +70,9 @@ register(Step("extract-faces", "Extract faces", "dfl_tui.faces.options:ExtractFa
 register(Step("identity", "Identity embeddings", "dfl_tui.identity.options:IdentityOptions",
               "dfl_tui.identity.step:run_identity",
               "Embed every face of a set with the identity model (cached beside the set in .identity/)."))
+register(Step("reference-candidates", "Reference candidates", "dfl_tui.identity.candidates:CandidatesOptions",
+              "dfl_tui.identity.candidates:run_candidates",
+              "Faces of the first frames, for the reference picker of extract-faces.", cli=False))
 register(Step("sort", "Sort faceset", "dfl_tui.faceset.options:SortOptions", "dfl_tui.faceset.sort:run_sort",
               "Sort a faceset by blur, yaw, histogram... (renames; rejects go to the trash)."))
 register(Step("faceset", "Faceset tools", "dfl_tui.faceset.options:FacesetOptions", "dfl_tui.faceset.tools:run_faceset",

@@ -11,7 +11,7 @@ from .. import steps as stepsmod
 from .. import workflow
 
 # Steps that are not for users (the job engine's own self-test).
-HIDDEN_STEPS = {"selftest"}
+HIDDEN_STEPS = {"selftest", "reference-candidates"}
 
 
 def palette_entries(app: Any) -> Iterator[tuple[str, str, Callable[[], Any]]]:

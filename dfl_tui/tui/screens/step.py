@@ -39,6 +39,7 @@ class StepScreen(Screen):
         Binding("ctrl+l", "joblog", "job.log", id="step.joblog"),
         Binding("ctrl+o", "toggle_form", "Options", id="step.options", show=False),
         Binding("ctrl+k", "verify", "Verify mark", id="step.verify"),
+        Binding("ctrl+e", "pick_reference", "Pick reference", id="step.pick-reference"),
         Binding("escape", "back", "Back", id="step.back"),
     ]
 
@@ -213,6 +214,8 @@ class StepScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "verify":
             return self.entry.step in self.MARKING_STEPS
+        if action == "pick_reference":  # steps with a reference option (extract-faces) only
+            return self.options_cls is not None and "reference" in getattr(self.options_cls, "__dataclass_fields__", {})
         return True
 
     def action_verify(self) -> None:
@@ -248,6 +251,13 @@ class StepScreen(Screen):
 
     def action_joblog(self) -> None:
         self.job_view.toggle_joblog()
+
+    def action_pick_reference(self) -> None:
+        from .reference_picker import ReferencePicker
+
+        side = self.form.raw_values().get("side") or "dst"
+        self.app.push_screen(ReferencePicker(str(side)),
+                             callback=lambda folder: folder and self.form.set_values({"reference": folder}))
 
     def action_toggle_form(self) -> None:
         self.toggle_class("-form-hidden")
