@@ -264,3 +264,31 @@ def test_halfblock_pixels_to_cells():
     assert [s.text for s in segs] == ["▀▀", "▀"]  # equal neighbours merged into one segment
     assert segs[0].style.color.triplet == (255, 0, 0) and segs[0].style.bgcolor.triplet == (0, 255, 0)
     assert halfblock.style_for(0xFF0000, 0x00FF00) is segs[0].style  # cached
+
+
+async def test_identity_sort_and_group_from_the_reviewer(tmp_path):
+    """o -> identity: the astronaut (4 of 6 faces) first; o -> group-identity: person_1/ and more, u undoes."""
+    pytest.importorskip("dlib")
+    from identity_fixtures import small_set
+
+    ws = Workspace.open(tmp_path / "ws").ensure()
+    faces = small_set(ws.aligned("src"))
+    others = {faces["h"].name, faces["c"].name}
+    app = make_app(ws, tmp_path)
+    async with app.run_test(size=(110, 32)) as pilot:
+        scr = await open_review(app, pilot)
+        scr._start_sort("identity", 2000)
+        await wait_for(pilot, lambda: scr.busy is None and scr.grid.names and scr.grid.names[0] == "00000.jpg",
+                       timeout=120, what="the sort job")
+        from dfl_tui.faces.dflimg import read_meta
+
+        order = [read_meta(p).source_filename for p in list_images(ws.aligned("src"))]
+        assert {f"{Path(n).stem.split('_')[0]}.png" for n in others} == set(order[4:])
+        assert scr._busy("grouping")
+        scr._run_group()
+        await wait_for(pilot, lambda: scr.busy is None and (ws.aligned("src") / "person_1").is_dir(), timeout=120,
+                       what="the group job")
+        assert len(list_images(ws.aligned("src") / "person_1")) == 4
+        assert list_images(ws.aligned("src")) == []
+        Trash(ws.aligned("src")).undo()
+        assert len(list_images(ws.aligned("src"))) == 6

@@ -37,6 +37,8 @@ TAG_KEYS = {tag: str(i + 1) for i, tag in enumerate(TAG_NAMES)}
 # ---------------------------------------------------------------------------
 
 
+GROUP_IDENTITY = "group-identity"  # the sort menu's entry for faceset group --by identity
+
 class ConfirmDialog(ModalScreen[bool]):
     """Yes / no; y or enter confirms, n or escape cancels."""
 
@@ -777,11 +779,16 @@ class ReviewScreen(Screen):
         from ...faceset.options import SORT_METHODS
 
         choices = [(m, f"{m:<22} {desc}") for m, desc in SORT_METHODS.items()]
+        choices.append((GROUP_IDENTITY, f"{GROUP_IDENTITY:<22} each person's faces into a sub-folder person_1/ "
+                        "(the largest group), person_2/... (u undoes)"))
 
         def picked(method: str | None) -> None:
             if not method:
                 return
-            if method in ("final", "final-fast"):
+            if method == GROUP_IDENTITY:
+                if self._busy("grouping faces by person"):
+                    self._run_group()
+            elif method in ("final", "final-fast"):
                 def target(v: str | None) -> None:
                     if v and v.isdigit() and int(v) > 0:
                         self._start_sort(method, int(v))
@@ -812,6 +819,21 @@ class ReviewScreen(Screen):
             return
         self.post_message(SortDone(status))
 
+    @work(thread=True, group="review-sort", exit_on_error=False)
+    def _run_group(self) -> None:
+        from ... import jobs
+        from ...faceset.options import FacesetOptions
+
+        try:
+            folder = None if self._folder_arg is None else str(self.folder)
+            run = jobs.start(self.workspace, "faceset", FacesetOptions(side=self.side, action="group", folder=folder),
+                             detach=True)
+            status = jobs.wait(run)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(WorkFailed("group", f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(SortDone(status))
+
     @on(SortDone)
     def _sort_done(self, msg: SortDone) -> None:
         self.busy = None
@@ -822,6 +844,10 @@ class ReviewScreen(Screen):
             self._status()
             return
         res = st.get("result") or {}
+        if res.get("action") == "group":
+            self._load(None, f"grouped by person: {res.get('groups')} sub-folder(s) person_1... of "
+                       f"{', '.join(map(str, res.get('sizes') or []))} face(s) (u: undo)")
+            return
         self._load(None, f"sorted by {res.get('method')}: {res.get('kept')} kept, {res.get('trashed')} to the trash"
                    " (u: undo)")
 
