@@ -194,3 +194,15 @@ def test_track_rescue_keeps_a_blurred_run_beside_a_clear_face_only():
     # 2 and 3 continue the track of 1 (and 3 only through 2); 4 is too far in identity, the 5th face is
     # elsewhere in the frame, the last is too many frames away
     assert got.tolist() == [True, True, True, False, False, False]
+
+
+def test_identity_step_reports_the_faces_far_from_the_main_person(tmp_path):
+    from dfl_tui import jobs
+    from dfl_tui.identity.options import IdentityOptions
+    from dfl_tui.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws")
+    small_set(ws.aligned("dst"))
+    st = jobs.run_inline(ws, "identity", IdentityOptions(side="dst"))
+    assert st["state"] == "done", st.get("error")
+    assert st["result"]["embedded"] == 6 and st["result"]["far_from_main"] == 2

@@ -108,7 +108,17 @@ def test_identity_sort_puts_the_other_person_last(hard, tmp_path):
     for n in keep + other:
         shutil.copy2(everything / n, folder / n)
     shutil.copytree(everything / ".identity", folder / ".identity")
-    res = sort_faces(list_images(folder), "identity")
+    from dfl_tui.identity.models import load_model
+
+    model = load_model()
+    calls = []
+    real = model.embed_chips
+    model.embed_chips = lambda chips: calls.append(len(chips)) or real(chips)
+    try:
+        res = sort_faces(list_images(folder), "identity")
+    finally:
+        del model.embed_chips
+    assert calls == []  # the copied cache (same size and time) served every face
     order = [who_is(metas[p.name], truth) for p in res.kept]
     assert order == [KEEP] * len(keep) + [OTHER] * len(other), order
     assert min(res.scores[n] for n in other) > 0.6 > max(res.scores[n] for n in keep)
