@@ -21,7 +21,7 @@ from dfl_tui.video.options import DemoOptions, ExtractFramesOptions
 from dfl_tui.workspace import Workspace, list_images
 
 pytest.importorskip("dlib")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("identity_demo")]  # one worker builds the fixture
 
 # Small and quick: 20 frames of 320x160 (two 160 px tiles), faces aligned at 128 px.
 FRAMES, FPS, SIZE = 20, 10, 320
