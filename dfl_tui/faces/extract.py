@@ -10,6 +10,7 @@ report. The faces themselves are written by :mod:`.face_writer`.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -186,6 +187,10 @@ def _reference(ctx: Reporter, o: ExtractFacesOptions, backend: Any):
     from .detect.base import find_faces
 
     detect = None if backend is None else (lambda img: find_faces(backend, [img])[0])
+    ref = Path(os.path.expanduser(o.reference))
+    if not ref.is_absolute():  # from the current folder, else the workspace (demo --hard's reference/)
+        ref = ref.absolute() if ref.exists() else ctx.workspace.root / ref
+    o.reference = str(ref)
     return reference_embeddings(o.reference, o.identity_model, detect=detect, ctx=ctx)
 
 
