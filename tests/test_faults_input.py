@@ -135,6 +135,103 @@ def test_sort_names_bad_faces_and_sorts_the_rest(tmp_path, base, method):
     assert len(list_images(ws.aligned("dst"))) + Trash(ws.aligned("dst")).count() == 4
 
 
+# -- a face with no metadata at all: its own error naming the file; jobs skip it and go on ----------
+
+
+def _plain(path: Path, base) -> Path:
+    """An image with no face metadata (a photo dropped into the set)."""
+    import cv2
+
+    cv2.imwrite(str(path), base[0])
+    return path
+
+
+def test_no_metadata_is_its_own_error_and_only_it_reads_as_none(tmp_path, base):
+    from dfl_tui.faceset import features as F
+
+    plain = _plain(tmp_path / "00009_0.jpg", base)
+    with pytest.raises(dflimg.NoMetadataError) as err:
+        dflimg.read_meta(plain)
+    assert str(plain) in str(err.value) and "no face metadata" in str(err.value)
+    assert dflimg.try_read_meta(plain) is None
+    assert F.try_meta(plain.read_bytes(), str(plain)) is None
+    # bad metadata is not "no metadata": the tolerant readers still raise, naming the file and field
+    bad = poison(faceset(tmp_path, base, 1)[0], **BAD_METADATA["strings"])
+    for read in (lambda: dflimg.try_read_meta(bad), lambda: F.try_meta(bad.read_bytes(), str(bad))):
+        with pytest.raises(dflimg.BadMetadataError, match="'landmarks'"):
+            read()
+
+
+def _messages(ws, st) -> str:
+    return "\n".join(str(e.get("message", "")) for e in jobs.find(ws, st["id"]).read_events()[0])
+
+
+def test_sort_names_a_face_without_metadata_apart_from_one_with_bad_metadata(tmp_path, base):
+    from dfl_tui.faceset.options import SortOptions
+
+    ws = Workspace.open(tmp_path / "ws").ensure()
+    paths = faceset(ws.aligned("dst"), base, 3)
+    plain = _plain(ws.aligned("dst") / "00009_0.jpg", base)
+    poison(paths[0], **BAD_METADATA["strings"])
+    st = jobs.run_inline(ws, "sort", SortOptions(side="dst", by="face-yaw"))
+    assert st["state"] == "done", st.get("error")
+    lines = _messages(ws, st).splitlines()
+    assert any(str(plain) in m and "no face metadata" in m for m in lines)
+    assert any(str(paths[0]) in m and "'landmarks'" in m for m in lines)
+    assert not any(str(paths[0]) in m and "no metadata" in m for m in lines)
+
+
+@pytest.mark.parametrize("action", ["metadata-save", "masks-export", "recover-names"])
+def test_faceset_tools_name_faces_without_or_with_bad_metadata_and_go_on(tmp_path, base, action):
+    from dfl_tui.faceset import masks_export, metadata, names
+    from dfl_tui.jobs.context import Reporter
+
+    folder = tmp_path / "aligned"
+    paths = faceset(folder, base, 3)
+    poison(paths[0], **BAD_METADATA["seven"])
+    plain = _plain(folder / "00009_0.jpg", base)
+    d = raw_dict(paths[1])
+    d["seg_ie_polys"] = {"polys": [{"type": 1, "pts": np.array([[1, 1], [40, 2], [20, 40]], np.float32)}]}
+    write_raw(paths[1], d)
+    warnings: list[str] = []
+
+    class Rec(Reporter):
+        def warn(self, msg):
+            warnings.append(str(msg))
+
+    everything = sorted(list_images(folder))
+    if action == "metadata-save":
+        metadata.save_metadata(folder, everything, Rec())
+        assert (folder / metadata.SIDECAR).exists()
+    elif action == "masks-export":
+        assert masks_export.export_masks(folder, everything, Rec())["written"] == 1
+    else:
+        names.recover_names(folder, everything, Rec())
+    assert any(str(paths[0]) in w and "'landmarks'" in w for w in warnings), warnings
+    assert len(list_images(folder)) == len(everything) and dflimg.try_read_meta(plain) is None  # nothing lost
+
+
+def test_extract_continue_check_reads_past_a_bad_last_face(tmp_path, base):
+    """Continuing a faceset DeepFaceLab made checks its face type on the last face that reads."""
+    import shutil
+
+    from dfl_tui.errors import DflError
+    from dfl_tui.faces import extract_state
+    from dfl_tui.faces.options import ExtractFacesOptions
+
+    aligned = tmp_path / "aligned"
+    first = faceset(aligned, base, 1)[0]
+    n = extract_state.CONTINUE_BACK + 2
+    for i in range(1, n):
+        shutil.copyfile(first, aligned / f"{i:05d}_0.jpg")
+    poison(aligned / f"{n - 1:05d}_0.jpg", **BAD_METADATA["strings"])
+    frames = [tmp_path / f"{i:05d}.png" for i in range(n + 5)]
+    with pytest.raises(DflError, match="whole_face faces, not head"):
+        extract_state.plan_run(frames, aligned, ExtractFacesOptions(face_type="head"))
+    plan = extract_state.plan_run(frames, aligned, ExtractFacesOptions(face_type="whole"))
+    assert plan.todo
+
+
 # -- item 8: the restricted reader bounds what a pickle may allocate -----------------------------
 
 

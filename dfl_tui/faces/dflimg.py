@@ -39,6 +39,10 @@ class FaceFileError(InputError):
     """An aligned face that cannot be used: no metadata, corrupt, or not an image."""
 
 
+class NoMetadataError(FaceFileError):
+    """An image with no face metadata at all (a plain picture, not an aligned face)."""
+
+
 class UnsafeMetadataError(FaceFileError):
     """Metadata that would run code or build unknown objects if unpickled."""
 
@@ -596,7 +600,7 @@ def meta_from_bytes(data: bytes, source: str = "<face>") -> FaceMeta:
     """Parse the metadata of an aligned face held in memory."""
     payload = read_payload(data, source)
     if payload is None:
-        raise FaceFileError(
+        raise NoMetadataError(
             f"{source}: this image has no face metadata (not an aligned face from DeepFaceLab or dfl-tui); "
             "extract faces with 'dfl-tui extract-faces', or restore metadata with 'dfl-tui faceset ... metadata-restore'")
     return FaceMeta.from_dict(restricted_loads(payload, source), source)
@@ -618,12 +622,11 @@ def read_meta(path: str | os.PathLike) -> FaceMeta:
 
 
 def try_read_meta(path: str | os.PathLike) -> FaceMeta | None:
-    """Like :func:`read_meta` but None for a file without metadata (unsafe ones still raise)."""
+    """Like :func:`read_meta` but None for an image without metadata; metadata that is there but
+    unsafe, corrupt or wrong-typed still raises, naming the file (it is not "no metadata")."""
     try:
         return read_meta(path)
-    except UnsafeMetadataError:
-        raise
-    except FaceFileError:
+    except NoMetadataError:
         return None
 
 

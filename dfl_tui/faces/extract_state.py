@@ -85,6 +85,19 @@ class Plan:
         return cls(list(frames), set(), set(), [], "")
 
 
+def _last_readable_meta(faces: list[Path]) -> Any:
+    """The metadata of the last face that has readable metadata (a damaged one is passed over:
+    extraction does not read it, and the job that does names it)."""
+    from .dflimg import FaceFileError, read_meta
+
+    for p in reversed(faces[-CONTINUE_BACK:]):
+        try:
+            return read_meta(p)
+        except FaceFileError:
+            continue
+    return None
+
+
 def plan_run(frames: list[Path], aligned: Path, o: ExtractFacesOptions) -> Plan:
     """Which frames to do, and which existing faces must make way (resume logic)."""
     faces = list_images(aligned)
@@ -111,9 +124,7 @@ def plan_run(frames: list[Path], aligned: Path, o: ExtractFacesOptions) -> Plan:
             raise DflError(
                 f"{aligned} already holds {len(faces)} faces that this extraction did not make. "
                 "Use --overwrite to move them to the trash and extract again, or move them elsewhere first")
-        from .dflimg import try_read_meta
-
-        meta = try_read_meta(faces[-1])
+        meta = _last_readable_meta(faces)
         if meta is not None and meta.face_type != sig["face_type"]:
             raise DflError(f"{aligned} holds {meta.face_type} faces, not {sig['face_type']}: use --overwrite "
                            "to move them to the trash and start again, or choose --face-type to match")

@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from ..faces.dflimg import FaceFileError, FaceMeta, meta_from_bytes
+from ..faces.dflimg import FaceFileError, FaceMeta, NoMetadataError, meta_from_bytes
 from ..util.container import image_size
 
 # ---------------------------------------------------------------------------
@@ -30,10 +30,11 @@ def read_bytes(path) -> bytes:
 
 
 def try_meta(data: bytes, source: str) -> FaceMeta | None:
-    """The face's metadata, or None for an image without (or with unsafe) metadata."""
+    """The face's metadata, or None for an image without any; metadata that is there but unsafe,
+    corrupt or wrong-typed raises :class:`FaceFileError` naming ``source`` (callers skip the face)."""
     try:
         return meta_from_bytes(data, source)
-    except FaceFileError:
+    except NoMetadataError:
         return None
 
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..faces.dflimg import FaceMeta
+from ..faces.dflimg import FaceFileError, FaceMeta
 from ..jobs.context import Reporter
 from ..util.atomic import atomic_write_bytes
 from . import features as F
@@ -59,11 +59,15 @@ def export_masks(folder: Path, paths: Sequence[Path], ctx: Reporter | None = Non
     vals = map_faces(paths, work, ctx, stage="exporting masks", workers=workers)
     counts: dict[str, int] = {}
     for v in vals:
+        if isinstance(v, Exception):
+            ctx.warn(f"{v}; skipped" if isinstance(v, FaceFileError) else f"skipped a face: {v}")
         k = "error" if isinstance(v, Exception) else v
         counts[k] = counts.get(k, 0) + 1
     if counts.get("written", 0) == 0 and counts.get("exists", 0) == 0:
         raise InputError(f"{folder}: no face has an XSeg mask or mask polygons; label faces (XSeg editor) or apply "
                          "an XSeg model first")
+    if counts.get("no-meta"):
+        ctx.warn(f"{counts['no-meta']} image(s) have no face metadata; skipped")
     if counts.get("no-mask"):
         ctx.warn(f"{counts['no-mask']} face(s) have neither an XSeg mask nor polygons; skipped")
     ctx.log(f"wrote {counts.get('written', 0)} masks to {out_dir}")

@@ -39,6 +39,9 @@ def recovered_names(paths: Sequence[Path], sources: Sequence[str | None]) -> lis
 def recover_names(folder: Path, paths: Sequence[Path], ctx: Reporter | None = None, workers: int = 0) -> Op:
     ctx = ctx or Reporter()
     vals = map_faces(paths, _source_of, ctx, stage="reading names", workers=workers)
+    for v in vals:
+        if isinstance(v, Exception):
+            ctx.warn(f"{v}; it keeps its name")
     sources = [None if isinstance(v, Exception) else v for v in vals]
     missing = sum(1 for s in sources if not s)
     if missing:

@@ -26,22 +26,33 @@ from .ordering import dissimilarity_scores, greedy_chain, oneface_split, order_b
 
 def _need_meta(data: bytes, p: Path) -> F.FaceMeta:
     meta = F.try_meta(data, str(p))
-    if meta is None or meta.landmarks is None:
-        raise F.FaceFileError(f"{p}: not an aligned face (no metadata)")
+    if meta is None:
+        raise F.FaceFileError(f"{p}: no face metadata (not an aligned face)")
+    if meta.landmarks is None:
+        raise F.FaceFileError(f"{p}: no landmarks in its face metadata")
     return meta
+
+
+def _hull_meta(data: bytes, p: Path) -> F.FaceMeta | None:
+    """Metadata for measures that only narrow to the face hull when they have it: a face with
+    damaged metadata is measured whole, as one without (sorting by sharpness needs no landmarks)."""
+    try:
+        return F.try_meta(data, str(p))
+    except F.FaceFileError:
+        return None
 
 
 def blur_value(p: Path) -> float:
     data = F.read_bytes(p)
     gray = F.decode(data, str(p), gray=True)
-    meta = F.try_meta(data, str(p))
+    meta = _hull_meta(data, p)
     return F.cpbd(gray, F.hull_mask(gray.shape, meta))
 
 
 def motion_value(p: Path) -> float:
     data = F.read_bytes(p)
     gray = F.decode(data, str(p), gray=True)
-    meta = F.try_meta(data, str(p))
+    meta = _hull_meta(data, p)
     return F.motion_blur_score(gray, F.hull_mask(gray.shape, meta))
 
 
@@ -68,7 +79,7 @@ def gray_hist_value(p: Path) -> np.ndarray:
     data = F.read_bytes(p)
     r = F.reduce_for(data, 64)
     gray = F.decode(data, str(p), r, gray=True)
-    meta = F.try_meta(data, str(p))
+    meta = _hull_meta(data, p)
     return F.gray_hist(gray, F.hull_mask(gray.shape, meta, 1.0 / r))
 
 

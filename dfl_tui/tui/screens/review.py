@@ -204,7 +204,11 @@ def render_preview(path: Path, box_w: int, box_h: int, *, landmarks: bool, mask:
 
     data = F.read_bytes(path)
     img = F.decode(data, str(path))
-    meta = F.try_meta(data, str(path))
+    meta_error = None
+    try:
+        meta = F.try_meta(data, str(path))
+    except F.FaceFileError as exc:  # damaged metadata: the picture is still shown, with why
+        meta, meta_error = None, str(exc)
     info = Text()
     info.append(f"{path.name}", style="bold")
     info.append(f"  {img.shape[1]}x{img.shape[0]}\n")
@@ -224,7 +228,7 @@ def render_preview(path: Path, box_w: int, box_h: int, *, landmarks: bool, mask:
             info.append("mask: " + ("XSeg " if meta.xseg_mask_buf is not None else "")
                         + ("polygons" if meta.has_polys() else "") + "\n")
     else:
-        info.append("no face metadata\n", style="dim")
+        info.append(f"{meta_error}\n" if meta_error else "no face metadata\n", style="red" if meta_error else "dim")
     lm = None if meta is None or meta.landmarks is None else np.asarray(meta.landmarks, np.float32)
     if source and meta is not None and meta.source_filename:
         stem = Path(meta.source_filename).stem
