@@ -67,7 +67,7 @@ def test_unpack_does_not_write_through_a_symlinked_folder(tmp_path, base):
     os.symlink(outside, aligned / "bob")  # and now leads elsewhere
     with pytest.raises(OutsideError) as err:
         unpack_folder(aligned)
-    assert str(aligned / "bob") in str(err.value) and str(outside) in str(err.value)
+    assert str(aligned / "bob") in str(err.value) and f"work on {outside} itself" in str(err.value)
     assert not list(outside.iterdir()) and (aligned / PACK_NAME).exists()
 
 

@@ -34,7 +34,7 @@ def inside(root: str | os.PathLike, path: str | os.PathLike, what: str = "file")
     if got != top and top not in got.parents:
         raise OutsideError(f"{path}: this {what} leads outside {root} (a symlink to {got}); dfl-tui only reads, "
                            f"writes and moves what lies inside the folder. Replace the link with a real "
-                           f"{'folder' if what == 'folder' else 'file'}, or work on {got.parent} itself")
+                           f"{'folder' if what == 'folder' else 'file'}, or work on {got if what == 'folder' else got.parent} itself")
     return got
 
 
