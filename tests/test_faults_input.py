@@ -110,8 +110,9 @@ def test_training_index_skips_bad_faces_naming_them(tmp_path, base):
     warnings = []
     samples = load_faceset(tmp_path / "aligned", warn=warnings.append)
     assert len(samples) == 2
-    assert any(paths[0].name in w and "NaN" in w for w in warnings)
-    assert any(paths[1].name in w and "landmarks" in w for w in warnings)
+    # the whole path (src and dst folders are both "aligned"), once, and the field
+    assert any(w.startswith(f"{paths[0]}: ") and "NaN" in w for w in warnings), warnings
+    assert any(w.startswith(f"{paths[1]}: ") and "'landmarks'" in w and w.count(paths[1].name) == 1 for w in warnings)
 
 
 @pytest.mark.parametrize("method", ["face-yaw", "face-source-rect-size", "origname"])

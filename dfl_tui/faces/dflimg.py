@@ -602,7 +602,8 @@ def meta_from_bytes(data: bytes, source: str = "<face>") -> FaceMeta:
     if payload is None:
         raise NoMetadataError(
             f"{source}: this image has no face metadata (not an aligned face from DeepFaceLab or dfl-tui); "
-            "extract faces with 'dfl-tui extract-faces', or restore metadata with 'dfl-tui faceset ... metadata-restore'")
+            "extract faces with 'dfl-tui extract-faces', or restore metadata saved earlier with "
+            "'dfl-tui faceset src|dst metadata-restore'")
     return FaceMeta.from_dict(restricted_loads(payload, source), source)
 
 

@@ -87,18 +87,24 @@ def _image_size(data: bytes) -> tuple[int, int]:
         return im.size
 
 
+def face_source(name: str, path: str, offset: int = -1) -> str:
+    """How messages name a face: its path, or the pack and the face's name in it."""
+    return path if offset < 0 else f"{path} (face {name})"
+
+
 def sample_from_bytes(data: bytes, name: str, path: str, offset: int = -1) -> FaceSample:
     """Index one face file's bytes; raises :class:`~dfl_tui.faces.dflimg.FaceFileError` naming it."""
-    meta = dflimg.meta_from_bytes(data, name)
+    source = face_source(name, path, offset)
+    meta = dflimg.meta_from_bytes(data, source)
     if meta.landmarks is None or len(meta.landmarks) != 68:
-        raise dflimg.FaceFileError(f"{name}: no 68-point landmarks in its metadata (not an aligned face?)")
+        raise dflimg.FaceFileError(f"{source}: no 68-point landmarks in its metadata (not an aligned face?)")
     ft = FaceType.from_string(meta.face_type)
     if ft == FaceType.MARK_ONLY:
-        raise dflimg.FaceFileError(f"{name}: a mark-only face has no crop to train on")
+        raise dflimg.FaceFileError(f"{source}: a mark-only face has no crop to train on")
     try:
         w, h = _image_size(data)
     except Exception as exc:  # noqa: BLE001 - any decoder error means a broken file
-        raise dflimg.FaceFileError(f"{name}: not a readable image ({exc})") from None
+        raise dflimg.FaceFileError(f"{source}: not a readable image ({exc})") from None
     _pitch, yaw, _roll = lmk.estimate_pitch_yaw_roll(meta.landmarks, size=w)
     return FaceSample(
         name=name, path=path, face_type=ft, size=int(w), landmarks=np.asarray(meta.landmarks, np.float32),
@@ -145,7 +151,9 @@ def load_faceset(folder: Path, *, warn: Callable[[str], None] | None = None, wor
                     data = fh.read(length)
             return sample_from_bytes(data, name, path, off)
         except (dflimg.FaceFileError, OSError, ValueError) as exc:
-            return f"{folder.name}/{name}: skipped ({exc})"
+            source = face_source(name, path, off)
+            why = str(exc) if str(exc).startswith(source) else f"{source}: {exc}"
+            return why if "skipped" in why else f"{why}; skipped"
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
         results = list(pool.map(index, jobs))
