@@ -54,9 +54,13 @@ class PackEntry:
     crc32: int | None = None
 
 
+LEFT_AS_IS = "the pack was not read and is left as it is"
+
+
 def _safe_name(name: Any, what: str, source: str) -> str:
     if not isinstance(name, str):
-        raise InputError(f"{source}: corrupt header (a {what} name is a {type(name).__name__}, not text)")
+        raise InputError(f"{source}: corrupt header (a {what} name is {type(name).__name__} {name!r}, not text); "
+                         f"{LEFT_AS_IS}")
     n = name
     if not n or "/" in n or "\\" in n or n in (".", "..") or n.startswith(".") or "\x00" in n:
         raise InputError(f"{source}: refuses the {what} name {n!r} (it would write outside the faceset)")
@@ -199,12 +203,12 @@ def read_pack(path: Path) -> list[PackEntry]:
     base = 20 + hlen
     files = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(files, list):
-        raise InputError(f"{path}: corrupt pack header (no list of files); nothing was unpacked")
+        raise InputError(f"{path}: corrupt pack header (no list of files); {LEFT_AS_IS}")
     out = []
     for i, e in enumerate(files):
         if not isinstance(e, dict):
             raise InputError(f"{path}: corrupt pack header (entry {i} is a {type(e).__name__}, not an object); "
-                             "nothing was unpacked")
+                             f"{LEFT_AS_IS}")
         name = _safe_name(e.get("name"), "file", str(path))
         person = _safe_name(e["person"], "person", str(path)) if e.get("person") else None
         off, n, crc = e.get("offset"), e.get("size"), e.get("crc32")
@@ -212,7 +216,7 @@ def read_pack(path: Path) -> list[PackEntry]:
                 not (crc is None or (isinstance(crc, str) and len(crc) == 8 and all(c in "0123456789abcdefABCDEF"
                                                                                      for c in crc))):
             raise InputError(f"{path}: corrupt pack header (entry {i}, {name}: offset {off!r}, size {n!r}, "
-                             f"crc32 {crc!r}); nothing was unpacked")
+                             f"crc32 {crc!r}); {LEFT_AS_IS}")
         if off < 0 or n < 0 or base + off + n > size:
             raise InputError(f"{path}: corrupt pack ({name} runs past the end of the file)")
         out.append(PackEntry(name, person, base + off, n, int(crc, 16) if crc is not None else None))
