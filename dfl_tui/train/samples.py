@@ -153,7 +153,7 @@ def load_faceset(folder: Path, *, warn: Callable[[str], None] | None = None, wor
         except (dflimg.FaceFileError, OSError, ValueError) as exc:
             source = face_source(name, path, off)
             why = str(exc) if str(exc).startswith(source) else f"{source}: {exc}"
-            return why if "skipped" in why else f"{why}; skipped"
+            return why if "skipped" in why else f"{why.rstrip('.')}; skipped"
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
         results = list(pool.map(index, jobs))
