@@ -136,20 +136,29 @@ class Workspace:
 
     def leftovers(self) -> dict[str, Any]:
         """What killed runs left: interrupted moves (folder -> files under temporary names) and
-        stale temporary files (count, bytes)."""
+        stale temporary files (count, bytes, and per folder: count, bytes and the biggest file's name)."""
         from .util.tempfiles import interrupted_moves, stale_temps
 
         moves: dict[str, int] = {}
         files = size = 0
+        where: dict[str, dict[str, Any]] = {}
         for f in self.work_folders():
             n = len(interrupted_moves(f)) if (f / TRASH_DIR).is_dir() else 0
             if n:
                 moves[str(f)] = n
             for p in stale_temps(f):
                 with contextlib.suppress(OSError):
-                    size += p.stat().st_size
+                    b = p.stat().st_size
+                    size += b
                     files += 1
-        return {"interrupted": moves, "stale_temps": {"files": files, "bytes": size}}
+                    w = where.setdefault(str(f), {"files": 0, "bytes": 0, "biggest": p.name, "_b": -1})
+                    w["files"] += 1
+                    w["bytes"] += b
+                    if b > w["_b"]:
+                        w["biggest"], w["_b"] = p.name, b
+        for w in where.values():
+            del w["_b"]
+        return {"interrupted": moves, "stale_temps": {"files": files, "bytes": size, "folders": where}}
 
     def ensure(self) -> "Workspace":
         self.root.mkdir(parents=True, exist_ok=True)

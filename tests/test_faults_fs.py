@@ -199,6 +199,8 @@ def test_stale_temp_files_are_reported_by_status_and_removed_by_a_rerun(tmp_path
 
     out = status_text(ws, capsys)
     assert "stale temporary files: 4 (6.0 MB)" in out
+    assert f"{folder} (3, 3.0 MB, e.g. .c_0.jpg.{pid}.x7y6z5w4.tmp)" in out  # where they are, the biggest by name
+    assert f"{ws.root} (1, 3.0 MB, .result.mp4.{pid}.part)" in out
 
     st = jobs.run_inline(ws, "faceset", FacesetOptions(side="src", action="pack"))
     assert st["state"] == "done", st.get("error")

@@ -64,5 +64,8 @@ def leftover_lines(st: dict) -> list[str]:
     tmp = st.get("stale_temps") or {}
     if tmp.get("files"):
         lines.append(f"stale temporary files: {tmp['files']} ({human_bytes(tmp['bytes'])}) left by killed runs; the "
-                     "next dfl-tui job removes them")
+                     "next dfl-tui job removes them:")
+        for folder, w in (tmp.get("folders") or {}).items():
+            lines.append(f"   {folder} ({w['files']}, {human_bytes(w['bytes'])}, "
+                         f"{'e.g. ' if w['files'] > 1 else ''}{w['biggest']})")
     return lines
