@@ -132,6 +132,24 @@ def test_a_symlinked_set_folder_itself_is_fine(tmp_path, base):
     assert op.trashed == 1 and (real / ".trash" / "a_0.jpg").exists() and paths[1].exists()
 
 
+def test_unpack_after_a_killed_unpack_goes_on_quietly_and_warns_only_of_real_clashes(tmp_path, base):
+    from dfl_tui.faceset.pack import pack_folder, unpack_folder
+    from test_merge_batch import Recorder
+
+    aligned = tmp_path / "aligned"
+    paths = faces(aligned, base, [f"{c}_0.jpg" for c in "abcd"])
+    content = {p.name: p.read_bytes() for p in paths}
+    pack_folder(aligned, fmt="dflpack")
+    (aligned / "a_0.jpg").write_bytes(content["a_0.jpg"])  # what a killed unpack had written
+    (aligned / "b_0.jpg").write_bytes(content["c_0.jpg"])  # a different face under that name
+    rec = Recorder(None)
+    res = unpack_folder(aligned, rec)
+    assert res["unpacked"] == 2 and res["skipped"] == 2
+    assert len(rec.warnings) == 1 and str(aligned / "b_0.jpg") in rec.warnings[0], rec.warnings
+    assert (aligned / "b_0.jpg").read_bytes() == content["c_0.jpg"]  # kept, never overwritten
+    assert all((aligned / n).read_bytes() == content[n] for n in ("a_0.jpg", "c_0.jpg", "d_0.jpg"))
+
+
 # -- item 9: a sort killed while renaming ---------------------------------------------------------
 
 KILL = textwrap.dedent("""

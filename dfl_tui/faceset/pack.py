@@ -323,22 +323,28 @@ def unpack_folder(folder: Path, ctx: Reporter | None = None, *, overwrite: bool 
     for parent in sorted({e.person for e in entries if e.person}):
         inside(folder, folder / parent, "folder")  # never write through a symlinked person folder
     ctx.stage("unpacking", len(entries), "faces")
-    written = skipped = 0
+    written = skipped = clashes = 0
     with open(path, "rb") as fh:
         for i, e in enumerate(entries):
+            if i % 64 == 0:
+                ctx.progress(i, len(entries))
+                ctx.check_cancel()
             target = folder / e.person / e.name if e.person else folder / e.name
+            data = _read_entry(fh, e, str(path))
             if target.exists() and not overwrite:
                 skipped += 1
-                if skipped <= 5:
-                    ctx.warn(f"{target} already exists; kept it (use --overwrite to replace)")
+                if target.stat().st_size != len(data) or target.read_bytes() != data:  # same bytes: a killed unpack's
+                    clashes += 1
+                    if clashes <= 5:
+                        ctx.warn(f"{target} already exists and differs from the pack's; kept it (use --overwrite to "
+                                 "replace)")
                 continue
-            atomic_write_bytes(target, _read_entry(fh, e, str(path)), fsync=False)
+            atomic_write_bytes(target, data, fsync=False)
             written += 1
-            if i % 64 == 0:
-                ctx.progress(i + 1, len(entries))
-                ctx.check_cancel()
     ctx.progress(len(entries), len(entries))
     op = Trash(folder).delete([path], "unpack")
+    if clashes > 5:
+        ctx.warn(f"... {clashes} faces in all differ from the pack's and were kept")
     ctx.log(f"unpacked {written} faces into {folder}" + (f" ({skipped} already there)" if skipped else "")
             + f"; {path.name} moved to the trash")
     return {"unpacked": written, "skipped": skipped, "pack": path.name, "undo_id": op.id}
