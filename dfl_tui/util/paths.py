@@ -32,9 +32,10 @@ def inside(root: str | os.PathLike, path: str | os.PathLike, what: str = "file")
     p = Path(path)
     got = real(p if p.is_absolute() else Path(root) / p)
     if got != top and top not in got.parents:
+        folder = what == "folder"
         raise OutsideError(f"{path}: this {what} leads outside {root} (a symlink to {got}); dfl-tui only reads, "
                            f"writes and moves what lies inside the folder. Replace the link with a real "
-                           f"{'folder' if what == 'folder' else 'file'}, or work on {got if what == 'folder' else got.parent} itself")
+                           f"{'folder' if folder else 'file'}, or work on {got if folder else got.parent} itself")
     return got
 
 
