@@ -53,7 +53,11 @@ def reference_embeddings(spec: str | os.PathLike, model: str | EmbeddingModel | 
     files = reference_files(spec)
     aligned, photos = [], []
     for f in files:
-        meta = dflimg.try_read_meta(f)
+        try:
+            meta = dflimg.try_read_meta(f)
+        except dflimg.FaceFileError as exc:  # damaged metadata: the picture may still show a face
+            ctx.warn(f"{exc}; used as a photo")
+            meta = None
         (aligned if meta is not None and meta.landmarks is not None else photos).append(f)
     rows = []
     if aligned:
@@ -157,7 +161,13 @@ def filter_by_reference(paths: Sequence[Path], refs: np.ndarray, model: str | Em
     if track:
         from ..faces import dflimg
 
-        metas = [dflimg.try_read_meta(p) for p in paths]
+        def meta_of(p: Path) -> Any:
+            try:
+                return dflimg.try_read_meta(p)
+            except dflimg.FaceFileError:  # damaged metadata: not tracked (embedding named it already)
+                return None
+
+        metas = [meta_of(p) for p in paths]
         frames = [None if m is None or not m.source_filename else m.source_filename for m in metas]
         rects = [None if m is None or m.source_rect is None else np.asarray(m.source_rect, np.float64) for m in metas]
         kept = track_rescue(frames, rects, d, first, thr)
