@@ -206,3 +206,18 @@ def test_identity_step_reports_the_faces_far_from_the_main_person(tmp_path):
     st = jobs.run_inline(ws, "identity", IdentityOptions(side="dst"))
     assert st["state"] == "done", st.get("error")
     assert st["result"]["embedded"] == 6 and st["result"]["far_from_main"] == 2
+
+
+def test_the_reference_filter_leaves_a_hostile_face_unchecked(tmp_path):
+    """A face whose metadata would run code is never unpickled: it is reported unchecked, the rest goes on."""
+    from dfl_tui.faces import dflimg
+    from dfl_tui.identity.reference import filter_by_reference, reference_embeddings
+
+    good = write_face(tmp_path / "set", "00000_0.jpg", "astronaut")
+    other = write_face(tmp_path / "set", "00001_0.jpg", "hopper")
+    bad = tmp_path / "set" / "00002_0.jpg"
+    payload = b"cos\nsystem\n(S'echo pwned'\ntR."
+    bad.write_bytes(dflimg._with_payload(other.read_bytes(), payload, str(bad)))
+    refs = reference_embeddings(write_face(tmp_path / "ref", "ref.jpg", "astronaut", brighten=10))
+    res = filter_by_reference([good, other, bad], refs)
+    assert res.keep == [good] and res.reject == [other] and res.unchecked == [bad]
