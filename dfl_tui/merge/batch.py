@@ -107,6 +107,23 @@ def read_dst_faces(folder: Path, warn: Callable[[str], None], workers: int = 4) 
     return groups
 
 
+def smooth_dst_faces(groups: dict[str, list[DstFace]], stems: list[str], strength: int) -> int:
+    """Smooth the frame landmarks of the faces in ``groups`` along their tracks (:mod:`.smooth`), in place.
+
+    Only where each face sits changes (centre, size, roll); returns the number of tracks smoothed."""
+    from .smooth import build_tracks, smooth_frames
+
+    if strength <= 0:
+        return 0
+    per_frame = [groups.get(s, []) for s in stems]
+    lms = [[np.asarray(f.meta.source_landmarks, np.float32) for f in fs] for fs in per_frame]
+    smoothed = smooth_frames(lms, strength)
+    for fs, new in zip(per_frame, smoothed):
+        for f, lm in zip(fs, new):
+            f.meta.source_landmarks = lm
+    return sum(1 for t in build_tracks(lms) if len(t) >= 3)
+
+
 def _image_size(path: Path) -> int:
     from PIL import Image
 
@@ -271,8 +288,11 @@ def run_merge(ctx: Any, o: MergeOptions, predictor: Predictor | None = None) -> 
     marking = Marking.for_predictor(predictor, o.label)
 
     groups = read_dst_faces(aligned, ctx.warn, workers)
-    border = extraction_border(aligned)  # for faces that do not record their fill past the frame edge
     stems = [p.stem for p in frames]
+    if o.smooth:
+        tracks = smooth_dst_faces(groups, stems, o.smooth)
+        ctx.log(f"face placement smoothed along {tracks} track(s) (--smooth {o.smooth}; --smooth 0 turns it off)")
+    border = extraction_border(aligned)  # for faces that do not record their fill past the frame edge
     orphans = sorted(set(groups) - set(stems))
     if orphans and not o.limit:
         ctx.warn(f"{len(orphans)} aligned face(s) name frames that are not in {frames_dir} (e.g. {orphans[0]})")

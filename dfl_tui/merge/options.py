@@ -46,6 +46,9 @@ COLOR_TRANSFER_MODES = ("none", "rct", "lct", "mkl", "mkl-m", "idt", "idt-m", "s
 
 SHARPEN_MODES = ("none", "box", "gaussian")
 
+#: ``smooth`` of a merge that does not say (the batch merge and the interactive merger's preview)
+SMOOTH_DEFAULT = 50
+
 #: Settings that only change how the frame is composited (not what the model predicts).
 #: The interactive preview can recomposite these without asking the model again.
 COMPOSITE_ONLY = frozenset(
@@ -92,6 +95,9 @@ class MergeOptions(FrameSettings):
     model: str = opt("", "model name (folder under model/); empty: the only model there", flag="--model")
     session: bool = opt(True, "use the per-frame settings saved by the interactive merger, if there is a session")
     label: bool = opt(False, "add a visible 'AI-generated' label in a corner of every frame")
+    smooth: int = opt(SMOOTH_DEFAULT, "steadier faces: smooth where each face sits across the frames of its track "
+                      "(one-euro filter, no lag; resets at a scene cut or a jump). 0: off, 100: strongest",
+                      min=0, max=100)
     restart: bool = opt(False, "merge every frame again, even those already merged with the same settings")
     device: str = device_option("where the model runs")
     batch_size: int = opt(8, "faces per model call", min=1, max=256, advanced=True)

@@ -23,9 +23,9 @@ import numpy as np
 from ..errors import DflError
 from ..faces.facetype import FaceType
 from ..workspace import list_images
-from .batch import Marking, face_job, fallback_settings, motion_table, read_dst_faces
+from .batch import Marking, face_job, fallback_settings, motion_table, read_dst_faces, smooth_dst_faces
 from .masked import FaceJob, MaskUnavailable, MergeResult, cut_input, merge_frame
-from .options import XSEG_MASK_MODES, FrameSettings, settings_from_dict, settings_key
+from .options import SMOOTH_DEFAULT, XSEG_MASK_MODES, FrameSettings, settings_from_dict, settings_key
 from .predictor import Prediction, Predictor, load_predictor
 
 ZOOMS = (1, 1.5, 2, 3, 4, 6, 8)
@@ -41,7 +41,7 @@ class _Loaded:
 
 class MergePreview:
     def __init__(self, workspace: Any, model: str = "", device: str = "auto", predictor: Predictor | None = None,
-                 cache: int = 12) -> None:
+                 cache: int = 12, smooth: int = SMOOTH_DEFAULT) -> None:
         self.ws = workspace
         self.warnings: list[str] = []
         self.predictor = predictor or load_predictor(workspace, model, device, batch_size=4)
@@ -54,6 +54,7 @@ class MergePreview:
         self.stems = [p.stem for p in self.frames]
         self.index = {s: i for i, s in enumerate(self.stems)}
         self.groups = read_dst_faces(workspace.aligned("dst"), self.warnings.append)
+        smooth_dst_faces(self.groups, self.stems, smooth)  # faces placed as the batch merge places them
         self.motion_for = motion_table(self.stems, self.groups)
         self._cache: OrderedDict[tuple, _Loaded] = OrderedDict()
         self._cache_size = cache
