@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("dfl_tui.commands.train", "train SAEHD, AMP or Quick96 (step 9)"),
     "model": ("dfl_tui.commands.model", "DeepFaceLab models in (import-dfl), check on faces (predict), out (export)"),
     "xseg": ("dfl_tui.commands.xseg", "XSeg masks: train, apply, apply-generic, remove, remove-labels, fetch, export-masks"),
+    "evaluate": ("dfl_tui.commands.evaluate", "scorecard of a finished merge: identity, pose, flicker, marks"),
     "verify": ("dfl_tui.commands.verify", "report the synthetic-content marks in an image or video"),
     "bench": ("dfl_tui.commands.bench", "benchmarks: extract, train, merge, review"),
     "tui": ("dfl_tui.commands.tui", "open the terminal UI (the default with no command)"),
@@ -140,8 +141,11 @@ def run_step_command(args: argparse.Namespace, step_name: str, options: Any | No
     return follow_run(run, quiet=quiet, as_json=getattr(args, "json", False))
 
 
-def follow_run(run: Any, *, quiet: bool = False, as_json: bool = False, cancel_on_interrupt: bool = True) -> int:
-    """Print a job's progress until it ends; Ctrl+C asks it to stop (twice: leave it)."""
+def follow_run(run: Any, *, quiet: bool = False, as_json: bool = False, cancel_on_interrupt: bool = True,
+               print_result: bool = True) -> int:
+    """Print a job's progress until it ends; Ctrl+C asks it to stop (twice: leave it).
+
+    ``print_result``: print the result's fields when it is done (a command that prints its own: False)."""
     from . import jobs
 
     printer = ProgressPrinter(sys.stderr, quiet=quiet)
@@ -172,7 +176,7 @@ def follow_run(run: Any, *, quiet: bool = False, as_json: bool = False, cancel_o
     state = st.get("state")
     if state == "done":
         res = st.get("result") or {}
-        if res and not quiet and not as_json:
+        if res and not quiet and not as_json and print_result:
             for k, v in res.items():
                 print(f"{k}: {v}")
         return 0

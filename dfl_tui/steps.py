@@ -85,6 +85,9 @@ register(Step("train", "Train", "dfl_tui.train.options:TrainOptions", "dfl_tui.t
               "Train SAEHD, AMP or Quick96.", detach_default=True, cli=False))
 register(Step("merge", "Merge", "dfl_tui.merge.options:MergeOptions", "dfl_tui.merge.batch:run_merge",
               "Merge the trained model onto the dst frames (marked as AI-generated)."))
+register(Step("evaluate", "Evaluate the merge", "dfl_tui.evaluate.options:EvaluateOptions",
+              "dfl_tui.evaluate.run:run_evaluate",
+              "Scorecard of the merged frames: identity, pose, landmarks, outside SSIM, flicker, marks.", cli=False))
 register(Step("make-video", "Make video", "dfl_tui.video.options:MakeVideoOptions", "dfl_tui.video.encode:run_make_video",
               "Frames to result.mp4 with the audio of data_dst.mp4."))
 

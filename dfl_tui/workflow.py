@@ -175,6 +175,25 @@ def _merge_state(st: dict[str, Any]) -> StepState:
     return StepState("needs a trained model", "todo")
 
 
+def _evaluate_state(st: dict[str, Any]) -> StepState:
+    ev = st.get("evaluation")
+    if ev:
+        parts = []
+        if ev.get("id_sim_src") is not None and ev.get("id_sim_dst") is not None:
+            parts.append(f"id src {ev['id_sim_src']:.2f}/dst {ev['id_sim_dst']:.2f}")
+        if ev.get("flicker") is not None:
+            parts.append(f"flicker {ev['flicker']:.2f}")
+        if ev.get("marked_share") is not None:
+            parts.append(f"marked {ev['marked_share']:.0%}")
+        text = " · ".join(parts) or "evaluated"
+        if ev.get("stale"):
+            return StepState(text + " · merged again since", "ready")
+        return StepState(text, "done")
+    if st.get("merged_frames"):
+        return StepState("not evaluated yet", "ready")
+    return StepState("no merged frames yet", "todo")
+
+
 def _video_state(st: dict[str, Any]) -> StepState:
     if st.get("result"):
         return StepState(f"result.mp4 {human_bytes(st.get('result_bytes', 0))}"
@@ -253,6 +272,10 @@ WORKFLOW: tuple[WorkflowStep, ...] = (
     WorkflowStep("merge", "10", "Merge", "merge", screen="merge",
                  guidance="Merge the trained model onto the dst frames, interactively or in batch.",
                  state=_merge_state),
+    WorkflowStep("evaluate", "10.1", "Evaluate the merge", "evaluate", state=_evaluate_state,
+                 guidance="A scorecard of the merged frames: identity (closer to src than to dst?), pose and "
+                 "expression against the dst face, nothing changed outside the mask, flicker against the "
+                 "original, every frame marked. Verdicts in plain words; 'dfl-tui evaluate --json' for scripts."),
     WorkflowStep("make-video", "11", "Make the video", "make-video",
                  guidance="Merged frames to result.mp4 with the audio of data_dst.mp4 (and result_mask.mp4).",
                  state=_video_state),

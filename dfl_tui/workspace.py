@@ -111,6 +111,11 @@ class Workspace:
         return self.root / "result_mask.mp4"
 
     @property
+    def evaluation(self) -> Path:
+        """The scorecard of the last ``dfl-tui evaluate`` (JSON)."""
+        return self.root / "evaluation.json"
+
+    @property
     def jobs_dir(self) -> Path:
         return self.root / JOBS_DIR
 
@@ -204,8 +209,27 @@ class Workspace:
         st["result"] = str(self.result) if self.result.exists() else None
         st["result_bytes"] = self.result.stat().st_size if self.result.exists() else 0
         st["result_mask"] = str(self.result_mask) if self.result_mask.exists() else None
+        st["evaluation"] = self._evaluation_summary()
         st.update(self.leftovers())
         return st
+
+    def _evaluation_summary(self) -> dict[str, Any] | None:
+        """The last scorecard's figures (None: no evaluation, or an unreadable one)."""
+        import json
+
+        try:
+            data = json.loads(self.evaluation.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        try:
+            mtime = self.evaluation.stat().st_mtime
+            newest = self.merged.stat().st_mtime  # merged frames are written by renames into the folder
+        except OSError:
+            mtime = newest = 0.0
+        return {**{k: v for k, v in data.items() if isinstance(v, (int, float, str)) or v is None},
+                "stale": newest > mtime}
 
     def entries(self) -> Iterator[Path]:
         """Everything at the top of the workspace (what clear-workspace would remove)."""

@@ -123,12 +123,14 @@ def unit_to_frame(p: np.ndarray) -> np.ndarray:
     return np.array([[r[0, 0], r[0, 1], t[0]], [r[1, 0], r[1, 1], t[1]], [0.0, 0.0, 1.0]])
 
 
-def _box(lm: np.ndarray) -> np.ndarray:
+def landmark_box(lm: np.ndarray) -> np.ndarray:
+    """x0, y0, x1, y1 of a landmark set."""
     pts = np.asarray(lm, np.float64)
     return np.concatenate([pts.min(0), pts.max(0)])
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two x0, y0, x1, y1 boxes."""
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
@@ -162,7 +164,7 @@ def build_tracks(frames: Sequence[Sequence[np.ndarray]], cuts: Sequence[int] = (
     prev_boxes: list[np.ndarray] = []
     prev_place: list[np.ndarray] = []
     for i, faces in enumerate(frames):
-        boxes = [_box(lm) for lm in faces]
+        boxes = [landmark_box(lm) for lm in faces]
         places = [placement(lm)[1] for lm in faces]
         pairs = sorted(((iou(b, pb), j, k) for j, b in enumerate(boxes) for k, pb in enumerate(prev_boxes)),
                        reverse=True)
