@@ -64,9 +64,25 @@ class NoLandmarks:
         return []
 
 
-def constant_embedder(faces):
-    """An identity model that finds everyone alike (tests that need no identity figures)."""
-    return np.ones((len(faces), 8), np.float32)
+def _constant_model():
+    from dfl_tui.identity.models import EmbeddingModel
+
+    class ConstantEmbedder(EmbeddingModel):
+        """An identity model that finds everyone alike (tests that need no identity figures)."""
+
+        id = "constant-test"
+        dim = 8
+
+        def chip(self, image, lm68):
+            return np.zeros((4, 4, 3), np.uint8)
+
+        def embed_chips(self, chips):
+            return np.ones((len(chips), self.dim), np.float32)
+
+    return ConstantEmbedder()
+
+
+constant_embedder = _constant_model()
 
 
 def make_hopper_dst(root: Path, n: int = 6, size: int = 256) -> dict:

@@ -148,6 +148,7 @@ def test_identity_is_closer_to_the_src_set(tmp_path):
     pytest.importorskip("dfl_tui.identity")
     ws = _painted_merge(tmp_path)
     card, _ = evaluate(ws, frames=3, landmarker=NoLandmarks())
+    print("identity:", card["id_sim_src"], card["id_sim_dst"], card["counts"])
     assert -1.0 <= card["id_sim_dst"] < card["id_sim_src"] <= 1.0, card
 
 

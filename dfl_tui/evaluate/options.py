@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..device import device_option
 from ..faces.options import DETECTOR_CHOICES
+from ..identity.options import check_model, identity_model_option
 from ..options import opt
 
 #: the figures of the scorecard, in the order they are printed (``--json`` prints these, plus ``counts``)
@@ -22,4 +23,8 @@ class EvaluateOptions:
                         "faces were extracted with", choices=tuple(d for d in DETECTOR_CHOICES if d != "manual"))
     src_faces: int = opt(200, "src faces whose identity makes the src reference (spread over the set; 0: all)",
                          min=0, advanced=True)
-    device: str = device_option("where the detector and the identity model run", advanced=True)
+    identity_model: str = identity_model_option()
+    device: str = device_option("where the s3fd landmark pipeline runs", advanced=True)
+
+    def check(self) -> None:
+        self.identity_model = check_model(self.identity_model)

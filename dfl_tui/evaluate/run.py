@@ -35,7 +35,6 @@ from . import metrics as M
 from .options import KEYS, EvaluateOptions
 from .report import verdict_lines
 
-FACE_SIZE = 256  # whole-face crops handed to the identity model
 
 
 def spread(n: int, k: int) -> list[int]:
@@ -128,11 +127,12 @@ class Landmarker:
         self.backend.close()
 
 
-def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Callable[[list[np.ndarray]], np.ndarray] | None = None,
+def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Any = None,
                  landmarker: Callable[[np.ndarray, np.ndarray], list[tuple[np.ndarray, np.ndarray | None]]] | None = None
                  ) -> dict[str, Any]:
-    """The job. ``embedder`` / ``landmarker``: stand-ins for tests (default: the identity model and the
-    extraction's landmark pipeline)."""
+    """The job. ``embedder`` / ``landmarker``: stand-ins for tests (default: the identity model of
+    ``--identity-model`` -- an :class:`dfl_tui.identity.models.EmbeddingModel` -- and the extraction's
+    landmark pipeline)."""
     from ..merge.batch import read_dst_faces
     from ..merge.smooth import landmark_box
     from ..provenance import metadata as md
@@ -175,8 +175,7 @@ def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Callable[[list[np.nd
     ssims: list[float] = []
     d_merged: list[float] = []
     d_dst: list[float] = []
-    crops_merged: list[np.ndarray] = []
-    crops_dst: list[np.ndarray] = []
+    face_pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (merged frame, dst frame, dst landmarks)
     lm_pairs: list[tuple[np.ndarray, np.ndarray]] = []  # (found on merged, found on dst) of the same face
     faces = faces_swapped = faces_lost = 0
     own_landmarker = landmarker is None
@@ -237,8 +236,7 @@ def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Callable[[list[np.nd
                 if inside.size == 0 or (inside > M.MASK_LEVEL).mean() < 0.2:
                     continue  # not swapped here (mode original, or outside the frame)
                 faces_swapped += 1
-                crops_merged.append(_crop(m, ref))
-                crops_dst.append(_crop(d, ref))
+                face_pairs.append((m, d, ref))
                 k = M.nearest_face([a for a, _ in found], ref)
                 if k is None:
                     continue  # the landmark pipeline does not find this dst face now
@@ -256,22 +254,13 @@ def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Callable[[list[np.nd
 
     # -- identity ----------------------------------------------------------------------------
     id_src = id_dst = None
-    if crops_merged:
+    if face_pairs:
         ctx.stage("identity", total=None)
-        if embedder is None:
-            embedder = _identity_embedder(ctx, o.device)
-        if embedder is not None:
-            src_crops = _src_faces(ws, o.src_faces, ctx)
-            counts["src_faces"] = len(src_crops)
-            e = np.asarray(embedder(crops_merged + crops_dst + src_crops), np.float64)
-            k = len(crops_merged)
-            em, ed, es = e[:k], e[k:2 * k], e[2 * k:]
-            id_dst = _mean([M.cosine(a, b) for a, b in zip(em, ed)])
-            if len(es):
-                ref = es.mean(axis=0)
-                id_src = _mean([M.cosine(a, ref) for a in em])
-            else:
-                ctx.warn(f"no src faces in {ws.aligned('src')}: id_sim_src is not measured")
+        try:
+            id_src, id_dst, n_src = _identity(ctx, ws, o, face_pairs, embedder)
+            counts["src_faces"] = n_src
+        except InputError as exc:  # no identity model installed, an unreadable model file...
+            ctx.warn(f"identity not measured: {exc}")
 
     poses = [M.pose_error_deg(a, b)[0] for a, b in lm_pairs]
     card: dict[str, Any] = {
@@ -295,43 +284,30 @@ def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Callable[[list[np.nd
     return result
 
 
-def _crop(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
-    from ..faces.landmarks import get_transform_mat
+def _identity(ctx: Any, ws: Any, o: EvaluateOptions, faces: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+              embedder: Any = None) -> tuple[float | None, float | None, int]:
+    """(id_sim_src, id_sim_dst, src faces used): cosine similarity of each swapped face's embedding to the src
+    set's main identity (:func:`dfl_tui.identity.distance.central` of the set's embeddings, cached beside
+    the set) and to the dst face it replaced (the dst frame cut at the same landmarks)."""
+    from ..identity.distance import central
+    from ..identity.embed import embed_faces
+    from ..identity.models import load_model
 
-    mat = get_transform_mat(lm, FACE_SIZE, "whole_face")
-    return cv2.warpAffine(frame, mat, (FACE_SIZE, FACE_SIZE), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT)
-
-
-def _src_faces(ws: Any, k: int, ctx: Any) -> list[np.ndarray]:
-    """Whole-face crops of up to ``k`` src faces spread over the set (from their frame landmarks' aligned
-    space: the faces' own images, re-cut to the evaluation's crop)."""
-    from ..faces import dflimg
-    from ..faces.landmarks import get_transform_mat
-
-    paths = list_images(ws.aligned("src"))
-    out = []
-    for i in spread(len(paths), k):
-        p = paths[i]
-        img = read_image(p)
-        if img is None:
-            continue
-        try:
-            meta = dflimg.read_meta(p)
-        except InputError:
-            meta = None
-        if meta is not None and meta.landmarks is not None:
-            lm = np.asarray(meta.landmarks, np.float32)  # landmarks in the aligned image
-            out.append(cv2.warpAffine(img, get_transform_mat(lm, FACE_SIZE, "whole_face"), (FACE_SIZE, FACE_SIZE),
-                                      flags=cv2.INTER_CUBIC))
-        else:
-            out.append(cv2.resize(img, (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA))
-    return out
-
-
-def _identity_embedder(ctx: Any, device: str) -> Callable[[list[np.ndarray]], np.ndarray] | None:
-    try:
-        from ..identity import embed_faces  # type: ignore[attr-defined]
-    except ImportError as exc:
-        ctx.warn(f"the identity model is not available ({exc}): id_sim_src and id_sim_dst are not measured")
-        return None
-    return lambda faces: embed_faces(faces)
+    model = embedder if embedder is not None else load_model(o.identity_model)
+    chips = [model.chip(m, lm) for m, _d, lm in faces] + [model.chip(d, lm) for _m, d, lm in faces]
+    e = np.asarray(model.embed_chips(chips), np.float64)
+    k = len(faces)
+    em, ed = e[:k], e[k:]
+    id_dst = _mean([M.cosine(a, b) for a, b in zip(em, ed)])
+    src_paths = list_images(ws.aligned("src"))
+    src_paths = [src_paths[i] for i in spread(len(src_paths), o.src_faces)]
+    if not src_paths:
+        ctx.warn(f"no src faces in {ws.aligned('src')}: id_sim_src is not measured")
+        return None, id_dst, 0
+    es = np.asarray(embed_faces(src_paths, model, ctx=ctx, stage="src identity"), np.float64)
+    es = es[np.isfinite(es).all(axis=1)]
+    if not len(es):
+        ctx.warn(f"none of the src faces in {ws.aligned('src')} could be embedded: id_sim_src is not measured")
+        return None, id_dst, 0
+    ref = central(es, model.metric)
+    return _mean([M.cosine(a, ref) for a in em]), id_dst, len(es)
