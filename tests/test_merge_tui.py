@@ -76,6 +76,10 @@ async def test_merger_tunes_frames_saves_the_session_and_merges(tmp_path):
         assert screen.stem == "00001" and screen.settings.mode == "seamless"
         await pilot.press("question_mark")  # seamless for all following frames
         assert all(screen.session.settings_for(s).mode == "seamless" for s in ("00002", "00003", "00004"))
+        # face smoothing (merge --smooth) for the preview and the merge job: 50 -> 75
+        assert screen.smooth == 50
+        await pilot.press("exclamation_mark")
+        assert screen.smooth == 75
         await pilot.press("tab")
         assert screen.query_one("#merger-help").has_class("shown")
         # merge everything in the background, with the session's per-frame settings
@@ -93,5 +97,8 @@ async def test_merger_tunes_frames_saves_the_session_and_merges(tmp_path):
     assert data["current"] == "00001" and data["keyframes"]["00001"]["mode"] == "seamless"
     # the background job merged every frame (marked), and the helper process is gone
     assert sorted(p.name for p in ws.merged.glob("*.png")) == ["00001.png", "00002.png", "00003.png", "00004.png"]
+    from dfl_tui import jobs as jobsmod
+
+    assert [j["options"]["smooth"] for j in jobsmod.list_jobs(ws) if j["step"] == "merge"] == [75]
     client.proc.wait(timeout=10)
     assert client.proc.returncode is not None

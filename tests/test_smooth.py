@@ -8,6 +8,7 @@ import numpy as np
 
 from dfl_tui.faces.landmarks import landmarks_to_unit_mat, transform_points
 from dfl_tui.merge import smooth as S
+from dfl_tui.merge.options import FrameSettings
 from faces_data import template_landmarks
 
 
@@ -76,3 +77,21 @@ def test_tracks_follow_each_face_and_reset_at_a_jump():
     # a known cut splits a track even without a jump
     still = [[template_landmarks(center=(150, 200), height=80)] for _ in range(8)]
     assert [len(t) for t in S.build_tracks(still, cuts=[4])] == [4, 4]
+
+
+def test_the_merger_preview_places_faces_as_the_merge_does(tmp_path):
+    from dfl_tui.merge.preview import MergePreview
+    from eval_fixtures import make_jittered_dst
+    from merge_fixtures import ShiftPredictor
+
+    info = make_jittered_dst(tmp_path, n=8)
+    prev = MergePreview(info["ws"], predictor=ShiftPredictor(), smooth=0)
+    raw = [np.array(prev.groups[s][0].meta.source_landmarks) for s in prev.stems]
+    assert all(np.array_equal(r, info["landmarks"][s][0]) for r, s in zip(raw, prev.stems))
+    prev.compose(prev.stems[3], FrameSettings())
+    prev.set_smooth(100)
+    steady = [np.array(prev.groups[s][0].meta.source_landmarks) for s in prev.stems]
+    assert S.jitter([[x] for x in steady]) < 0.5 * S.jitter([[x] for x in raw])
+    assert prev._last is None and not prev._cache  # what was rendered with the old placement is gone
+    prev.set_smooth(0)
+    assert all(np.array_equal(np.array(prev.groups[s][0].meta.source_landmarks), r) for s, r in zip(prev.stems, raw))

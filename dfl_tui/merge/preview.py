@@ -54,13 +54,29 @@ class MergePreview:
         self.stems = [p.stem for p in self.frames]
         self.index = {s: i for i, s in enumerate(self.stems)}
         self.groups = read_dst_faces(workspace.aligned("dst"), self.warnings.append)
-        smooth_dst_faces(self.groups, self.stems, smooth)  # faces placed as the batch merge places them
+        self._raw_landmarks = {id(f): f.meta.source_landmarks for fs in self.groups.values() for f in fs}
+        self.smooth = 0
         self.motion_for = motion_table(self.stems, self.groups)
         self._cache: OrderedDict[tuple, _Loaded] = OrderedDict()
         self._cache_size = cache
         self._last: tuple[tuple, np.ndarray, MergeResult] | None = None
         self._xseg: Any = None
         self._xseg_error: str | None = None
+        self.set_smooth(smooth)  # faces placed as the batch merge places them
+
+    def set_smooth(self, strength: int) -> None:
+        """Place the faces as ``merge --smooth strength`` does (from the landmarks as extracted)."""
+        strength = max(0, min(100, int(strength)))
+        if strength == self.smooth:
+            return
+        for fs in self.groups.values():
+            for f in fs:
+                f.meta.source_landmarks = self._raw_landmarks[id(f)]
+        smooth_dst_faces(self.groups, self.stems, strength)
+        self.smooth = strength
+        self.motion_for = motion_table(self.stems, self.groups)
+        self._cache.clear()
+        self._last = None
 
     # -- facts -------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:

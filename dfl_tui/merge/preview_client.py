@@ -84,9 +84,11 @@ class PreviewClient:
                     return header, arrays
 
     def render(self, frame: str, settings: dict[str, Any], width: int, height: int, zoom: float = 1.0,
-               label: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+               label: bool = False, smooth: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``smooth``: the merge's face smoothing (None: as before)."""
+        extra = {} if smooth is None else {"smooth": int(smooth)}
         return self.request("render", frame=frame, settings=settings, width=int(width), height=int(height),
-                            zoom=float(zoom), label=bool(label))
+                            zoom=float(zoom), label=bool(label), **extra)
 
     def alive(self) -> bool:
         return self.proc.poll() is None

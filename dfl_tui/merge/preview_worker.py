@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             if cmd == "info":
                 send(out, {"type": "info", "id": rid, **engine.info()})
             elif cmd == "render":
+                if req.get("smooth") is not None:
+                    engine.set_smooth(int(req["smooth"]))
                 s = settings_from_dict(req.get("settings") or {})
                 meta, arrays = engine.render(str(req["frame"]), s, int(req.get("width", 160)),
                                              int(req.get("height", 90)), float(req.get("zoom", 1.0)),

@@ -32,8 +32,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from ...merge.options import (COLOR_TRANSFER_MODES, MASK_MODES, MODES, SHARPEN_MODES, FrameSettings, MergeOptions,
-                              settings_dict)
+from ...merge.options import (COLOR_TRANSFER_MODES, MASK_MODES, MODES, SHARPEN_MODES, SMOOTH_DEFAULT, FrameSettings,
+                              MergeOptions, settings_dict)
 from ...options import describe
 from ...options import replace as opt_replace
 from ..messages import JobFinished, JobStarted, JobStartFailed
@@ -129,6 +129,7 @@ class MergerScreen(Screen):
         self._layout = ""  # the layout the shown arrays were rendered for ("side" or "")
         self.zoom_i = 0
         self.label = False
+        self.smooth = SMOOTH_DEFAULT  # merge --smooth: steadier faces across frames (preview and merge-all)
         self.arrays: dict[str, Any] = {}
         self.meta: dict[str, Any] = {}
         self._req = 0
@@ -265,6 +266,7 @@ class MergerScreen(Screen):
             t.append(f" │ full screen ({self._key_for('merger.full', 'space')}: back)", style="bold")
         if self.label:
             t.append(" │ + label", style="dim")
+        t.append(f" │ smooth {self.smooth}", style="dim")
         if self.model_name:
             facts = self.info
             t.append(" │ ", style="dim")
@@ -331,7 +333,7 @@ class MergerScreen(Screen):
         if client is None:
             return
         try:
-            meta, arrays = client.render(stem, settings, width, height, zoom, label)
+            meta, arrays = client.render(stem, settings, width, height, zoom, label, smooth=self.smooth)
         except DflError as exc:
             self.post_message(Rendered(req, {"error": str(exc)}, {}, view))
             return
@@ -412,6 +414,12 @@ class MergerScreen(Screen):
 
     def action_toggle_label(self) -> None:
         self.label = not self.label
+        self._title()
+        self._schedule_render()
+
+    def action_cycle_smooth(self) -> None:
+        steps = (0, 25, 50, 75, 100)
+        self.smooth = next((v for v in steps if v > self.smooth), steps[0])
         self._title()
         self._schedule_render()
 
@@ -551,7 +559,7 @@ class MergerScreen(Screen):
 
         ws = self.app.workspace  # type: ignore[attr-defined]
         try:
-            opts = validate(MergeOptions(model=model, session=True, label=label))
+            opts = validate(MergeOptions(model=model, session=True, label=label, smooth=self.smooth))
             run = jobs.start(ws, "merge", opts, detach=True)
         except Exception as exc:  # noqa: BLE001 - shown to the user
             self.post_message(JobStartFailed(f"{type(exc).__name__}: {exc}"))

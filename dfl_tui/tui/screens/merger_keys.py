@@ -70,6 +70,8 @@ KEYS: tuple[MergerKey, ...] = (
     MergerKey("merger.morph-up", "right_square_bracket", "step('morph_factor', 0.05)", "morph +",
               "AMP morph factor", "morph_factor", True),
     MergerKey("merger.label", "number_sign", "toggle_label", "AI-generated label", "visible AI-generated label"),
+    MergerKey("merger.smooth", "exclamation_mark", "cycle_smooth", "face smoothing",
+              "face smoothing 0/25/50/75/100 (steadier faces across frames, the whole clip)"),
     MergerKey("merger.next", "full_stop", "frame(1)", "Next", "next / previous frame", show=True),
     MergerKey("merger.prev", "comma", "frame(-1)", "Prev", "next / previous frame", show=True),
     MergerKey("merger.first", "less_than_sign", "first", "first frame", "first frame"),
