@@ -175,7 +175,9 @@ def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Any = None,
     ssims: list[float] = []
     d_merged: list[float] = []
     d_dst: list[float] = []
-    face_pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (merged frame, dst frame, dst landmarks)
+    chips_m: list[np.ndarray] = []  # the identity model's crops of the swapped faces ...
+    chips_d: list[np.ndarray] = []  # ... and of the dst faces they replaced
+    idm = _identity_model(ctx, o, embedder)
     lm_pairs: list[tuple[np.ndarray, np.ndarray]] = []  # (found on merged, found on dst) of the same face
     faces = faces_swapped = faces_lost = 0
     own_landmarker = landmarker is None
@@ -236,7 +238,9 @@ def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Any = None,
                 if inside.size == 0 or (inside > M.MASK_LEVEL).mean() < 0.2:
                     continue  # not swapped here (mode original, or outside the frame)
                 faces_swapped += 1
-                face_pairs.append((m, d, ref))
+                if idm is not None:
+                    chips_m.append(idm.chip(m, ref))
+                    chips_d.append(idm.chip(d, ref))
                 k = M.nearest_face([a for a, _ in found], ref)
                 if k is None:
                     continue  # the landmark pipeline does not find this dst face now
@@ -254,13 +258,9 @@ def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Any = None,
 
     # -- identity ----------------------------------------------------------------------------
     id_src = id_dst = None
-    if face_pairs:
+    if chips_m and idm is not None:
         ctx.stage("identity", total=None)
-        try:
-            id_src, id_dst, n_src = _identity(ctx, ws, o, face_pairs, embedder)
-            counts["src_faces"] = n_src
-        except InputError as exc:  # no identity model installed, an unreadable model file...
-            ctx.warn(f"identity not measured: {exc}")
+        id_src, id_dst, counts["src_faces"] = _identity(ctx, ws, o, idm, chips_m, chips_d)
 
     poses = [M.pose_error_deg(a, b)[0] for a, b in lm_pairs]
     card: dict[str, Any] = {
@@ -284,19 +284,29 @@ def run_evaluate(ctx: Any, o: EvaluateOptions, *, embedder: Any = None,
     return result
 
 
-def _identity(ctx: Any, ws: Any, o: EvaluateOptions, faces: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-              embedder: Any = None) -> tuple[float | None, float | None, int]:
+def _identity_model(ctx: Any, o: EvaluateOptions, given: Any = None) -> Any:
+    """The identity model of ``--identity-model`` (None, said in the log, when it cannot be loaded)."""
+    if given is not None:
+        return given
+    try:
+        from ..identity.models import load_model
+
+        return load_model(o.identity_model)
+    except InputError as exc:  # no identity model installed, an unreadable model file...
+        ctx.warn(f"identity not measured: {exc}")
+        return None
+
+
+def _identity(ctx: Any, ws: Any, o: EvaluateOptions, model: Any, chips_m: list[np.ndarray],
+              chips_d: list[np.ndarray]) -> tuple[float | None, float | None, int]:
     """(id_sim_src, id_sim_dst, src faces used): cosine similarity of each swapped face's embedding to the src
     set's main identity (:func:`dfl_tui.identity.distance.central` of the set's embeddings, cached beside
     the set) and to the dst face it replaced (the dst frame cut at the same landmarks)."""
     from ..identity.distance import central
     from ..identity.embed import embed_faces
-    from ..identity.models import load_model
 
-    model = embedder if embedder is not None else load_model(o.identity_model)
-    chips = [model.chip(m, lm) for m, _d, lm in faces] + [model.chip(d, lm) for _m, d, lm in faces]
-    e = np.asarray(model.embed_chips(chips), np.float64)
-    k = len(faces)
+    e = np.asarray(model.embed_chips(chips_m + chips_d), np.float64)
+    k = len(chips_m)
     em, ed = e[:k], e[k:]
     id_dst = _mean([M.cosine(a, b) for a, b in zip(em, ed)])
     src_paths = list_images(ws.aligned("src"))
