@@ -96,12 +96,26 @@ def add_step_arguments(p: argparse.ArgumentParser, step: stepsmod.Step) -> None:
         cls = None
     if cls is not None:
         optmod.add_arguments(p, cls)
+    add_job_flags(p, detach_default=step.detach_default)
+
+
+def add_job_flags(p: argparse.ArgumentParser, *, detach_default: bool = False,
+                  always_detached: str | None = None) -> argparse._ArgumentGroup:
+    """The flags of every command that starts a job, in a group "job": ``--detach``, ``--json``, ``--quiet``.
+
+    ``always_detached``: the job runs in the background whatever the flag says (training); then
+    ``--detach`` means "return at once" and this text is its help. Returns the group, for a command's
+    own job flags (``train --request``)."""
     g = p.add_argument_group("job")
-    g.add_argument("--detach", action=argparse.BooleanOptionalAction, default=None,
-                   help="run in the background, surviving the terminal; follow it with 'dfl-tui jobs'"
-                   + (" [default for this step]" if step.detach_default else ""))
+    if always_detached:
+        g.add_argument("--detach", action="store_true", help=always_detached)
+    else:
+        g.add_argument("--detach", action=argparse.BooleanOptionalAction, default=None,
+                       help="run in the background, surviving the terminal; follow it with 'dfl-tui jobs'"
+                       + (" [default: on here]" if detach_default else ""))
     g.add_argument("--json", action="store_true", help="print the final job status as JSON")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    return g
 
 
 def workspace_from(args: argparse.Namespace) -> Workspace:

@@ -24,15 +24,14 @@ REQUESTS = ("save", "backup", "preview", "stop")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..cli import add_job_flags
     from ..train.options import TrainOptions
 
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.description = __doc__
     optmod.add_arguments(p, TrainOptions)
-    g = p.add_argument_group("job")
-    g.add_argument("--detach", action="store_true",
-                   help="start it and return (it runs in the background either way); follow later with "
-                        "'dfl-tui jobs follow ID' or the TUI")
+    g = add_job_flags(p, always_detached="start it and return (it runs in the background either way); follow "
+                                         "later with 'dfl-tui jobs follow ID' or the TUI")
     g.add_argument("--show-options", action="store_true",
                    help="print the model's saved options as JSON (usable with --options) and exit")
     g.add_argument("--request", choices=REQUESTS, default=None,
@@ -40,8 +39,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--restore-backup", metavar="SLOT", default=None,
                    help="make autobackup SLOT (01 = newest) the model's checkpoint and options again; the copies "
                         "it replaces are kept beside them as *.replaced-TIME")
-    g.add_argument("--json", action="store_true", help="print the final job status as JSON")
-    g.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
 
 def _err(msg: str) -> int:

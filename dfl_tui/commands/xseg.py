@@ -36,26 +36,17 @@ _HELP = {
 }
 
 
-def _job_flags(p: argparse.ArgumentParser, detach_default: bool) -> None:
-    g = p.add_argument_group("job")
-    g.add_argument("--detach", action=argparse.BooleanOptionalAction, default=None,
-                   help="run in the background, surviving the terminal; follow it with 'dfl-tui jobs'"
-                   + (" [default here]" if detach_default else ""))
-    g.add_argument("--json", action="store_true", help="print the final job status as JSON")
-    g.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..cli import _Formatter
+    from ..cli import _Formatter, add_job_flags
 
     sub = p.add_subparsers(dest="xseg_action", metavar="ACTION", required=True)
     t = sub.add_parser("train", help=_HELP["train"], description=_HELP["train"], formatter_class=_Formatter)
     optmod.add_arguments(t, XSegTrainOptions)
-    _job_flags(t, True)
+    add_job_flags(t, detach_default=True)
     for action in ACTIONS:
         a = sub.add_parser(action, help=_HELP[action], description=_HELP[action], formatter_class=_Formatter)
         optmod.add_arguments(a, XSegOptions, exclude=("action",))
-        _job_flags(a, False)
+        add_job_flags(a)
     e = sub.add_parser("editor", help=_HELP["editor"], description=_HELP["editor"], formatter_class=_Formatter)
     e.add_argument("side", choices=SIDES, metavar="src|dst", help="which faceset to label")
 
