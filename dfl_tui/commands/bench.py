@@ -1,9 +1,9 @@
 """``dfl-tui bench AREA [options]``: benchmarks that print how fast each part runs on this machine.
 
-Each area's benchmark lives beside its code (``dfl_tui.<area>.bench``) and is imported
-only when asked for, so ``dfl-tui --help`` stays light. Such a module provides
-``main(argv) -> int`` (its own argparse; ``dfl-tui bench AREA --help`` shows it), or
-``add_arguments(parser)`` + ``run(args) -> int``.
+Each area's benchmark lives beside its code (``dfl_tui.<area>.bench``; the TUI's in
+``dfl_tui.tui.bench``) and is imported only when asked for, so ``dfl-tui --help`` stays light.
+The contract (``add_arguments(parser)`` + ``run(args) -> int``) and the table printer are in
+:mod:`dfl_tui.util.bench`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import argparse
 import importlib
 import sys
 
+from ..util.bench import run_module
+
 # area -> (module, one-line help)
 AREAS: dict[str, tuple[str, str]] = {
     "extract": ("dfl_tui.faces.bench", "face extraction: frames/s and faces/s per detector and device"),
     "train": ("dfl_tui.train.bench", "training: iterations/s per model, resolution and batch size"),
     "merge": ("dfl_tui.merge.bench", "merging: frames/s"),
-    "review": ("dfl_tui.faceset.bench", "faceset reviewer: thumbnail grid loading and redraw speed"),
+    "review": ("dfl_tui.tui.bench", "faceset reviewer: thumbnail grid loading and redraw speed"),
     "redraw": ("dfl_tui.tui.bench_redraw", "TUI: bytes written to the terminal per second idle and per key, "
                                            "per screen and graphics mode (--json)"),
     "video": ("dfl_tui.video.bench", "frame extraction and video encoding speed"),
@@ -49,14 +51,5 @@ def run(args: argparse.Namespace) -> int:
     if mod is None:
         print(f"dfl-tui bench {args.area}: not available yet in this version.", file=sys.stderr)
         return 2
-    argv = list(args.bench_args or [])
-    if hasattr(mod, "main"):
-        return int(mod.main(argv) or 0)
-    if hasattr(mod, "add_arguments") and hasattr(mod, "run"):
-        ap = argparse.ArgumentParser(prog=f"dfl-tui bench {args.area}", description=AREAS[args.area][1])
-        mod.add_arguments(ap)
-        ns = ap.parse_args(argv)
-        ns.workspace = getattr(args, "workspace", None)
-        return int(mod.run(ns) or 0)
-    print(f"dfl-tui bench {args.area}: {AREAS[args.area][0]} has no main(argv)", file=sys.stderr)
-    return 2
+    return run_module(AREAS[args.area][0], list(args.bench_args or []), prog=f"dfl-tui bench {args.area}",
+                      workspace=getattr(args, "workspace", None))

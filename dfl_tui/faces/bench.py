@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from ..util import bench as benchutil
 
 STAGES = ("decode", "detect", "landmarks", "refine", "write")
 
@@ -108,51 +108,26 @@ def run_once(root: Path, detector: str, device: str, accurate: bool, batch_size:
 def format_table(rows: list[dict[str, Any]]) -> str:
     head = ["detector", "device", "frame", "frames", "faces", "frames/s", "faces/s", "cpu ms/frame", "load s"] + \
         [f"{s} ms" for s in STAGES]
-    lines = [head]
+    cells = []
     for r in rows:
         if "error" in r:
-            lines.append([r["detector"], r["device"], r["frame"], "-", "-", "error: " + r["error"]] + [""] * (len(head) - 6))
+            cells.append([r["detector"], r["device"], r["frame"], "-", "-", "error: " + r["error"]])
             continue
         sm = r.get("stage_ms", {})
-        lines.append([r["detector"], r["device"], r["frame"], str(r["processed"]), str(r["faces"]),
-                      f"{r['fps']:.2f}", f"{r['faces_per_s']:.2f}", f"{r['cpu_ms_per_frame']:.0f}", f"{r['load_s']:.1f}"]
-                     + [f"{sm.get(s, 0):.1f}" for s in STAGES])
-    widths = [max(len(row[i]) for row in lines if i < len(row)) for i in range(len(head))]
-    out = []
-    for k, row in enumerate(lines):
-        out.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
-        if k == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
+        cells.append([r["detector"], r["device"], r["frame"], r["processed"], r["faces"], r["fps"], r["faces_per_s"],
+                      f"{r['cpu_ms_per_frame']:.0f}", f"{r['load_s']:.1f}"] + [f"{sm.get(s, 0):.1f}" for s in STAGES])
+    return benchutil.format_table(head, cells, align="lll")
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    info = f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}"
-    if hasattr(os, "getloadavg"):
-        info += f", load average {os.getloadavg()[0]:.1f}"
-    try:
-        import cv2
-
-        info += f", OpenCV {cv2.__version__}"
-        import torch
-
-        info += f", torch {torch.__version__}"
-        if torch.cuda.is_available():
-            info += ", GPU " + ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-    except ImportError:
-        pass
-    return info
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="dfl-tui bench extract", description="How fast face extraction runs here, per detector and device, on the demo clip and a 1080p version of it.",
-                                 epilog="Numbers are for the extract-faces step with its defaults (whole face, 512 px "
-                                        "JPEG, debug images, second pass) unless told otherwise.")
-    ap.add_argument("--detector", default="available", choices=("available", "auto", "s3fd", "mediapipe"),
-                    help="which detector(s): available = every backend that can run here [default]")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     from ..device import MULTI_HELP
 
+    ap.description = ("How fast face extraction runs here, per detector and device, on the demo clip and a 1080p "
+                      "version of it.")
+    ap.epilog = ("Numbers are for the extract-faces step with its defaults (whole face, 512 px JPEG, debug images, "
+                 "second pass) unless told otherwise.")
+    ap.add_argument("--detector", default="available", choices=("available", "auto", "s3fd", "mediapipe"),
+                    help="which detector(s): available = every backend that can run here [default]")
     ap.add_argument("--device", default="auto", help=MULTI_HELP)
     ap.add_argument("--frames", type=int, default=50, help="frames in the demo clip [default: 50]")
     ap.add_argument("--no-1080p", dest="hd", action="store_false", help="skip the synthesised 1080p clip")
@@ -162,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights-dir", default=None, help="folder with the s3fd/FAN weights")
     ap.add_argument("--keep", default=None, metavar="DIR", help="work in DIR and keep it (default: a temporary folder)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
-    args = ap.parse_args(argv)
 
+
+def run(args: argparse.Namespace) -> int:
     from .detect import weights
 
     if args.detector == "available":
@@ -188,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 make_1080p(frames_dir, hd_frames)
             clips.append(("1920x1080", base / "hd"))
         if not args.json:
-            print(f"bench extract: {machine()}", file=sys.stderr)
+            print(f"bench extract: {benchutil.machine()}", file=sys.stderr)
             print(f"demo frames ready in {time.monotonic() - t0:.1f} s ({base})", file=sys.stderr)
         for det in detectors:
             for label, root in clips:
@@ -209,12 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         keep = ("detector", "detector_info", "device", "frame", "processed", "faces", "no_face", "fps", "faces_per_s",
                 "cpu_ms_per_frame", "load_s", "stage_ms", "error")
-        print(json.dumps({"machine": machine(), "accurate": args.accurate,
+        print(json.dumps({"machine": benchutil.machine(), "accurate": args.accurate,
                           "results": [{k: r[k] for k in keep if k in r} for r in rows]}, indent=2))
     else:
         print(format_table(rows))
     return 0 if rows and all("error" not in r for r in rows) else 1
 
+
+main = benchutil.bench_main(__name__)
 
 if __name__ == "__main__":
     sys.exit(main())

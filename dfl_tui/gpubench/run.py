@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..util import bench as benchutil
+
 SCHEMA = "dfl-tui/bench-gpu/1"
 MIN_SECTION_S = 12.0  # a section is skipped when less than this is left of the run's budget
 SAEHD_256 = {"resolution": 256, "archi": "liae-ud"}
@@ -284,9 +286,8 @@ def format_table(result: dict[str, Any]) -> str:
     peaks = result.get("peaks_tflops") or {}
     lines.append("matmul peak (measured): " + ", ".join(f"{k} {v:,.1f} TFLOP/s" for k, v in peaks.items())
                  if peaks else "matmul peak: not measured")
-    head = f"{'training step':<30} {'prec':<5} {'CL':<3} {'comp':<4} {'it/s':>9} {'ms/it':>8} {'smp/s':>9} " \
-           f"{'TFLOP/s':>8} {'%bf16':>6} {'peak MiB':>9}"
-    lines += ["", head, "-" * len(head)]
+    head = ["training step", "prec", "CL", "comp", "it/s", "ms/it", "smp/s", "TFLOP/s", "%bf16", "peak MiB", ""]
+    rows: list[list[Any]] = []
     sections = result.get("sections", {})
     for name, rec in sections.items():
         if rec.get("section") not in ("train", "compile"):
@@ -295,21 +296,20 @@ def format_table(result: dict[str, Any]) -> str:
         label = (f"{figs['model']} {figs.get('resolution', '?')}px b{figs['batch']}" if "model" in figs
                  else rec.get("label", name))[:30]
         if rec.get("status") != "ok":
-            lines.append(f"{label:<30} {rec.get('status')}: {rec.get('error', '')}"[:150])
+            rows.append([label, f"{rec.get('status')}: {rec.get('error', '')}"[:120]])
             continue
         for row in rec["figures"].get("configs", []):
             if "it_per_s" not in row:
-                lines.append(f"{label:<30} {row.get('precision', ''):<5} {_f(row.get('channels_last')):<3} "
-                             f"{_f(row.get('compile')):<4} error: {row.get('error', '')}"[:150])
+                rows.append([label, row.get("precision", ""), _f(row.get("channels_last")), _f(row.get("compile")),
+                             f"error: {row.get('error', '')}"[:110]])
                 continue
             share = row.get("share_of_bf16_peak")
-            extra = f"  compile {row['compile_s']:.0f} s, x{row.get('speedup_vs_eager', 0):.2f} vs eager" \
+            extra = f"compile {row['compile_s']:.0f} s, x{row.get('speedup_vs_eager', 0):.2f} vs eager" \
                 if row.get("compile") else ""
-            lines.append(f"{label:<30} {row['precision']:<5} {_f(row['channels_last']):<3} {_f(row['compile']):<4} "
-                         f"{row['it_per_s']:>9.2f} {row['ms_per_iter']:>8.1f} {row['samples_per_s']:>9.1f} "
-                         f"{_f(row.get('tflops'), 2):>8} {_f(share and 100 * share, 1):>6} "
-                         f"{_f(row.get('peak_mem_mib'), 0):>9}{extra}")
-    lines.append("")
+            rows.append([label, row["precision"], _f(row["channels_last"]), _f(row["compile"]), f"{row['it_per_s']:.2f}",
+                         f"{row['ms_per_iter']:.1f}", f"{row['samples_per_s']:.1f}", _f(row.get("tflops"), 2),
+                         _f(share and 100 * share, 1), _f(row.get("peak_mem_mib"), 0), extra])
+    lines += ["", benchutil.format_table(head, rows, align="llll" + "r" * 6 + "l"), ""]
     for name, rec in sections.items():
         sec = rec.get("section")
         if sec in ("train", "compile", "probe"):
@@ -369,6 +369,7 @@ def format_table(result: dict[str, Any]) -> str:
 # -- the command ----------------------------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = "\n".join((__doc__ or "").splitlines()[2:18])
     p.add_argument("--json", metavar="FILE", default=None,
                    help="write every figure here (rewritten after each section) [default: none]")
     p.add_argument("--dry-run", action="store_true",
@@ -479,12 +480,7 @@ def _cuda_available() -> bool:
         return False
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="dfl-tui bench gpu", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n".join(__doc__.splitlines()[2:18]))
-    add_arguments(p)
-    return run(p.parse_args(argv))
+main = benchutil.bench_main(__name__)
 
 
 if __name__ == "__main__":

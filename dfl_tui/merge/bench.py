@@ -26,6 +26,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..util import bench as benchutil
+
 SIZES = {"demo": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 
 
@@ -185,12 +187,12 @@ def format_table(r: dict[str, Any]) -> str:
         f"batch {r['batch_size']}, {r['frames']} frames per size",
         f"model inference: {r['inference_ms_per_face']:.1f} ms per face (batched)",
         "",
-        f"{'size':>6} {'frame':>11} {'frames/s':>9} {'composite':>10} {'seamless':>9} {'watermark':>10} {'PNG':>7}",
+        benchutil.format_table(
+            ["size", "frame", "frames/s", "composite", "seamless", "watermark", "PNG"],
+            [[key, f"{row['width']}x{row['height']}", row["frames_per_s"], f"{row['composite_ms']:.1f}ms",
+              f"{row['composite_seamless_ms']:.1f}ms", f"{row['watermark_ms']:.1f}ms", f"{row['png_encode_ms']:.1f}ms"]
+             for key, row in r["sizes"].items()]),
     ]
-    for key, row in r["sizes"].items():
-        lines.append(f"{key:>6} {row['width']:>5}x{row['height']:<5} {row['frames_per_s']:>9.2f} "
-                     f"{row['composite_ms']:>8.1f}ms {row['composite_seamless_ms']:>7.1f}ms "
-                     f"{row['watermark_ms']:>8.1f}ms {row['png_encode_ms']:>5.1f}ms")
     lines.append("frames/s: the whole merge step (read, model, composite, mark, write) with its threads; "
                  "the other columns are per frame, single-threaded.")
     return "\n".join(lines)

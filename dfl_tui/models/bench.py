@@ -26,6 +26,8 @@ import threading
 import time
 from typing import Any
 
+from ..util import bench as benchutil
+
 # Dense peak TFLOP/s of common cards: (bf16 tensor, tf32 tensor, fp32 non-tensor). None: no such units.
 # First match wins (so the more specific names come first).
 PEAK_TFLOPS: list[tuple[str, tuple[float | None, float | None, float]]] = [
@@ -286,6 +288,11 @@ def _options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def format_table(r: dict[str, Any]) -> str:
+    return benchutil.format_pairs(table_rows(r))
+
+
+def table_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """The figures of :func:`run_bench` as (label, value) rows."""
     def fmt(v: Any, unit: str = "", digits: int = 2) -> str:
         return "-" if v is None else f"{v:,.{digits}f}{unit}"
 
@@ -312,8 +319,7 @@ def format_table(r: dict[str, Any]) -> str:
         share = "unknown card" if r["peak_tflops"] is None else \
             f"{100 * r['share_of_peak']:.1f} % of {r['peak_tflops']:g} TFLOP/s ({r['peak_kind']})"
         rows.append(("data-sheet peak", share))
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    return rows
 
 
 def bench_from_args(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, Any], int]:
@@ -354,10 +360,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="dfl-tui bench train", description=__doc__.splitlines()[0])
-    add_arguments(p)
-    return run(p.parse_args(argv))
+main = benchutil.bench_main(__name__)
 
 
 if __name__ == "__main__":

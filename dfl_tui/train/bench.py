@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..util import bench as benchutil
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..models import bench as mbench
@@ -206,14 +208,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    rows = mbench.format_table(result).splitlines()
+    rows = mbench.table_rows(result)
     aug_share = result["augment_ms_per_batch"] / result["ms_per_iter"] * 100 if result["ms_per_iter"] else 0
     extra = [("augment", f"{result['augment_ms_per_batch']:.1f} ms per batch (both sides, ct {args.ct}; "
                          f"{aug_share:.1f} % of a step)")]
     if args.faces:
         extra += format_faces(result)
-    width = max(15, max(len(k) for k, _ in extra))
-    print("\n".join(rows + [f"{k:<{width}}  {v}" for k, v in extra]))
+    print(benchutil.format_pairs(rows + extra))
     return 0
 
 

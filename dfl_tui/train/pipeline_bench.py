@@ -21,6 +21,8 @@ import os
 import time
 from typing import Any
 
+from ..util import bench as benchutil
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples-only", action="store_true",
@@ -117,11 +119,11 @@ def format_table(r: dict[str, Any]) -> str:
     lines = [f"sample pipeline  {r['model']} res {r['resolution']} batch {r['batch']}, augmentation on {r['device']}, "
              f"cache off ({r['faces']['src']} src / {r['faces']['dst']} dst faces)",
              f"machine          {r['cpu_count']} cores, load {' '.join(f'{x:.1f}' for x in r['load_avg'])}",
-             f"{'workers':>8}  {'samples/s':>10}  {'CPU ms/sample':>13}  {'samples/s per core':>18}"]
-    for row in r["rows"]:
-        per = row["samples_per_core_s"]
-        lines.append(f"{row['workers']:>8}  {row['samples_per_s']:>10.1f}  {1000 * row['cpu_s_per_sample']:>13.1f}  "
-                     f"{'-' if per is None else f'{per:.1f}':>18}")
+             benchutil.format_table(
+                 ["workers", "samples/s", "CPU ms/sample", "samples/s per core"],
+                 [[row["workers"], f"{row['samples_per_s']:.1f}", f"{1000 * row['cpu_s_per_sample']:.1f}",
+                   None if row["samples_per_core_s"] is None else f"{row['samples_per_core_s']:.1f}"]
+                  for row in r["rows"]], align="rrrr")]
     need = r["needed_samples_per_s"]
     lines.append(f"a GPU at {r['target_it_s']:g} it/s with batch {r['batch']} needs {need:g} samples/s: "
                  + (f"{r['cores_needed']:.1f} cores at {r['samples_per_core_s']:.1f} samples/s per core"

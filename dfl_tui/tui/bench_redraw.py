@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..util import bench as benchutil
+
 SCREENS = ("home", "review", "train", "merge")
 # screen -> (--open argument or None, key name, the bytes a terminal sends for it)
 KEYS: dict[str, tuple[str | None, str, bytes]] = {
@@ -480,20 +482,15 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     print(f"bytes written to a {cols}x{rows} pseudo-terminal (what an SSH link carries)")
-    print(f"{'screen':<8} {'mode':<10} {'startup':>10} {'idle/s':>10} {'key':<6} {'per key':>10} {'worst key':>10}")
-    for r in results:
-        if r.get("error"):
-            print(f"{r['screen']:<8} {r['mode']:<10} error: {r['error']}")
-            continue
-        print(f"{r['screen']:<8} {r['mode']:<10} {_kb(r['startup_bytes']):>10} {_kb(r['idle_bytes_per_s']):>10} "
-              f"{r['key']:<6} {_kb(r['key_bytes']):>10} {_kb(r['key_bytes_max']):>10}")
+    print(benchutil.format_table(
+        ["screen", "mode", "startup", "idle/s", "key", "per key", "worst key"],
+        [[r["screen"], r["mode"], f"error: {r['error']}"] if r.get("error") else
+         [r["screen"], r["mode"], _kb(r["startup_bytes"]), _kb(r["idle_bytes_per_s"]), r["key"], _kb(r["key_bytes"]),
+          _kb(r["key_bytes_max"])] for r in results], align="llrrlrr"))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="dfl-tui bench redraw", description=__doc__.split("\n\n")[0])
-    add_arguments(p)
-    return run(p.parse_args(argv))
+main = benchutil.bench_main(__name__)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """Video benchmark: how fast each video step runs here, on the demo media.
 
-``python -m dfl_tui.video.bench [--seconds 6] [--size 512] [--dir DIR]`` (or
-``dfl-tui bench video`` once the bench command lists it) makes the demo clips in
+``dfl-tui bench video [--seconds 6] [--size 512] [--dir DIR]`` makes the demo clips in
 a scratch folder and times demo, extract-frames (PNG and JPEG), denoise and
 make-video, printing a table of frames per second. Timings are printed, never
 asserted: they depend on the machine and on what else runs on it.
@@ -10,8 +9,6 @@ asserted: they depend on the machine and on what else runs on it.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import tempfile
 import time
@@ -19,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..jobs.context import Reporter
+from ..util import bench as benchutil
 from ..workspace import Workspace, list_images
 
 
@@ -59,32 +57,29 @@ def bench(root: Path, seconds: float = 6.0, size: int = 512, fps: int = 25) -> l
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'step':<36} {'frames':>7} {'seconds':>8} {'frames/s':>9}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(f"{r['step']:<36} {r['frames']:>7} {r['seconds']:>8.2f} {r['frames_per_s']:>9.1f}")
-    return "\n".join(lines)
+    return benchutil.format_table(["step", "frames", "seconds", "frames/s"],
+                                  [[r["step"], r["frames"], f"{r['seconds']:.2f}", f"{r['frames_per_s']:.1f}"]
+                                   for r in rows])
 
 
-def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPU threads, {platform.python_implementation()} {platform.python_version()}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dfl_tui.video.bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=6.0)
-    ap.add_argument("--size", type=int, default=512)
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--seconds", type=float, default=6.0, help="length of the demo clips [default: 6]")
+    ap.add_argument("--size", type=int, default=512, help="frame size in pixels [default: 512]")
     ap.add_argument("--dir", default=None, help="scratch folder (default: a temporary one, removed after)")
-    ns = ap.parse_args(argv)
+
+
+def run(ns: argparse.Namespace) -> int:
     if ns.dir:
         rows = bench(Path(ns.dir), ns.seconds, ns.size)
     else:
         with tempfile.TemporaryDirectory(prefix="dfl-bench-video-") as d:
             rows = bench(Path(d), ns.seconds, ns.size)
-    print(f"video steps on the demo media ({ns.size}x{ns.size}, {ns.seconds:g} s at 25 fps) - {machine()}")
+    print(f"video steps on the demo media ({ns.size}x{ns.size}, {ns.seconds:g} s at 25 fps) - {benchutil.machine()}")
     print(format_table(rows))
     return 0
 
+
+main = benchutil.bench_main(__name__)
 
 if __name__ == "__main__":
     raise SystemExit(main())

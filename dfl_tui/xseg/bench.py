@@ -11,6 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
+from ..util import bench as benchutil
+
 
 def _faces(folder: str | None) -> list[Path]:
     from ..workspace import list_images
@@ -36,8 +38,7 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="dfl-tui bench xseg", description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     from ..device import DEVICE_HELP
 
     ap.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -47,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=10, help="timed training iterations (after 2 warm-up)")
     ap.add_argument("--faces", default=None, help="a folder of aligned faces for the augmentation/generic timings")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    args = ap.parse_args(argv)
 
+
+def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -145,8 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         dg = (time.perf_counter() - t0) / len(loaded)
         rows.append(("generic mask", f"{1 / dg:.1f} faces/s per thread ({dg * 1000:.0f} ms each, "
                                      f"{loaded[0][1].shape[0]} px faces)"))
-    w = max(len(k) for k, _ in rows)
     print("dfl-tui bench xseg")
-    for k, v in rows:
-        print(f"  {k:<{w}}  {v}")
+    print(benchutil.format_pairs(rows))
     return 0
+
+
+main = benchutil.bench_main(__name__)
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..util import bench as benchutil
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faces", type=int, default=50_000, help="how many faces in the synthetic set [default: 50000]")
@@ -36,46 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 
-def make_set(folder: Path, n: int, size: int = 64) -> None:
-    """N faces of ``size`` px with metadata and thumbnails, from a few dozen real variants."""
-    import cv2
-    import numpy as np
-    from skimage import data
-
-    from ..faces.dflimg import FaceMeta, encode_face
-    from ..faces.landmarks import align_face, get_rect_from_landmarks, mean_face_68
-    from ..workspace import THUMBS_DIR
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / THUMBS_DIR).mkdir(exist_ok=True)
-    frame = np.ascontiguousarray(data.astronaut()[..., ::-1])
-    lm = mean_face_68((240.0, 150.0), (0.0, -150.0))
-    face, mat, aligned = align_face(frame, lm, size, "whole_face")
-    variants = []
-    for v in range(48):
-        hsv = cv2.cvtColor(face, cv2.COLOR_BGR2HSV)
-        hsv[..., 0] = (hsv[..., 0].astype(int) + v * 4) % 180
-        img = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
-        img = np.clip(img.astype(int) + (v % 5) * 12 - 24, 0, 255).astype(np.uint8)
-        meta = FaceMeta(face_type="whole_face", landmarks=aligned, source_filename=f"{v:05d}.png",
-                        source_rect=get_rect_from_landmarks(lm), source_landmarks=lm, image_to_face_mat=mat)
-        ok, thumb = cv2.imencode(".jpg", img, [int(cv2.IMWRITE_JPEG_QUALITY), 85])
-        variants.append((encode_face(img, meta, ".jpg", 90), thumb.tobytes()))
-    for i in range(n):
-        face_bytes, thumb_bytes = variants[i % len(variants)]
-        name = f"{i:06d}_0"
-        (folder / THUMBS_DIR / f"{name}.jpg").write_bytes(thumb_bytes)
-        (folder / f"{name}.jpg").write_bytes(face_bytes)
-    # thumbnails must not look older than their faces
-    now = time.time() + 5
-    for e in os.scandir(folder / THUMBS_DIR):
-        os.utime(e.path, (now, now))
-
-
 async def measure(root: Path, pages: int, size: tuple[int, int]) -> dict[str, Any]:
     from .. import workflow
-    from ..tui.app import DflApp
-    from ..tui.screens.review import ReviewScreen
+    from .app import DflApp
+    from .screens.review import ReviewScreen
 
     app = DflApp(root, watch=False, poll_interval=None, load_user_config=False, theme="dfl-dark",
                  state_path=root / ".bench-state.json")
@@ -141,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         if have != n:
             if folder.exists():
                 shutil.rmtree(folder)
-            code = ("import sys; from pathlib import Path; from dfl_tui.faceset.bench import make_set; "
+            code = ("import sys; from pathlib import Path; from dfl_tui.faceset.synthetic import make_set; "
                     f"make_set(Path(sys.argv[1]), {n})")
             subprocess.run([sys.executable, "-c", code, str(folder)], check=True)
         build_s = time.perf_counter() - t0
@@ -159,23 +125,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(res, indent=2))
     else:
-        print(f"faces            {res['faces']}  ({res['visible']} visible at {res['terminal']})")
-        print(f"open reviewer    {res['open_s'] * 1000:.0f} ms  (to every visible thumbnail drawn; "
-              f"{res['open_cpu_s'] * 1000:.0f} ms CPU)")
-        print(f"page down        {res['page_mean_s'] * 1000:.0f} ms mean, {res['page_max_s'] * 1000:.0f} ms worst "
-              f"over {res['pages']} pages (thumbnails drawn; {res['page_cpu_s'] * 1000:.0f} ms CPU each)")
-        print(f"jump to end      {res['end_s'] * 1000:.0f} ms")
-        print(f"tag a face       {res['tag_s'] * 1000:.0f} ms (key press incl. Pilot's pause)")
-        print(f"peak memory      {res['peak_rss_mb']:.0f} MB (UI process)")
-        print(f"machine          {res['cpus']} CPUs, load average {res['load_avg']} (times stretch on a busy machine; "
-              "CPU figures do not)")
+        print(benchutil.format_pairs([
+            ("faces", f"{res['faces']}  ({res['visible']} visible at {res['terminal']})"),
+            ("open reviewer", f"{res['open_s'] * 1000:.0f} ms  (to every visible thumbnail drawn; "
+                              f"{res['open_cpu_s'] * 1000:.0f} ms CPU)"),
+            ("page down", f"{res['page_mean_s'] * 1000:.0f} ms mean, {res['page_max_s'] * 1000:.0f} ms worst "
+                          f"over {res['pages']} pages (thumbnails drawn; {res['page_cpu_s'] * 1000:.0f} ms CPU each)"),
+            ("jump to end", f"{res['end_s'] * 1000:.0f} ms"),
+            ("tag a face", f"{res['tag_s'] * 1000:.0f} ms (key press incl. Pilot's pause)"),
+            ("peak memory", f"{res['peak_rss_mb']:.0f} MB (UI process)"),
+            ("machine", f"{res['cpus']} CPUs, load average {res['load_avg']} (times stretch on a busy machine; "
+                        "CPU figures do not)"),
+        ], width=15))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="dfl-tui bench review", description=__doc__.split("\n\n")[0])
-    add_arguments(p)
-    return run(p.parse_args(argv))
+main = benchutil.bench_main(__name__)
 
 
 if __name__ == "__main__":
