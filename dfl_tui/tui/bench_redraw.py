@@ -50,15 +50,11 @@ REVIEW_FACES = 1000
 
 
 def graphics_modes() -> list[str]:
-    """The graphics modes ``dfl-tui tui --graphics`` offers (only half-block before it existed)."""
-    from ..commands import tui as tuicmd
+    """The graphics modes the TUI draws with (``dfl-tui tui --graphics`` less auto), half-block first. From
+    the widget that draws them, not from the CLI: the TUI does not import the CLI (ARCHITECTURE.md)."""
+    from .widgets.termgfx import DRAW_MODES
 
-    p = argparse.ArgumentParser()
-    tuicmd.add_arguments(p)
-    choices = next((a.choices for a in p._actions if a.dest == "graphics"), None)
-    if not choices:
-        return ["halfblock"]
-    return sorted((str(c) for c in choices if c != "auto"), key=lambda m: (m != "halfblock", m))
+    return sorted(DRAW_MODES, key=lambda m: (m != "halfblock", m))
 
 
 # ---------------------------------------------------------------------------
