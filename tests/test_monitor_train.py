@@ -80,6 +80,33 @@ def test_facts_eta_and_time_since_save(tmp_path):
     assert len(h) <= 78
 
 
+def test_rate_right_after_a_resume(tmp_path):
+    """Rate = iterations done in this run over the time of this run: the previous run's last point (an
+    hour ago) must not stretch the window (it showed 0.01 it/s where the truth was 0.13)."""
+    r = MetricsReader(str(tmp_path / "m.jsonl"))
+    r.feed([{"event": "start", "it": 0, "t": 0.0}] + [_line(i * 10, i * 10 / 0.13, 0.5, 0.6) for i in range(1, 40)])
+    r.feed([{"event": "stop", "it": 390, "t": 3000.0}, {"event": "start", "it": 390, "t": 6600.0}])
+    r.feed([_line(391, 6600.0 + 1 / 0.13, 0.5, 0.6)])
+    assert abs(r.rate() - 0.13) < 1e-6
+    r.feed([_line(392 + i, 6600.0 + (2 + i) / 0.13, 0.5, 0.6) for i in range(10)])
+    assert abs(r.rate() - 0.13) < 1e-6
+    f = training_facts(r, {"iteration": 390}, {"state": "running", "progress": {}}, {"target_iter": 1000})
+    assert abs(f.rate - 0.13) < 1e-6 and f.eta is not None and 4600 < f.eta < 4800
+
+
+def test_preview_captions_and_how_a_stop_reads():
+    from dfl_tui.tui.screens.train_monitor import ended_text, preview_columns
+
+    assert preview_columns("SAEHD") == ["src", "src→src", "dst", "dst→dst", "src→dst"]
+    assert preview_columns("Quick96 masked", 5)[4] == "src→dst ×mask"
+    assert preview_columns("SAEHD pred") == ["dst", "src→dst"] and preview_columns("SAEHD masked src-src")[0] == "src ×mask"
+    assert len(preview_columns("AMP morph 1.0")) == 3 and preview_columns("SAEHD", 2) == []
+    st = {"state": "cancelled", "message": "cancelled", "result": {"iteration": 1200, "target_reached": False}}
+    assert ended_text("cancelled", st, {}) == "stopped, saved at iteration 1200"
+    assert ended_text("stopped", {}, {"iteration": 40}) == "stopped, saved at iteration 40"
+    assert ended_text("failed", {}, {}) == "failed"
+
+
 def test_ui_modules_do_not_import_torch():
     code = ("import sys; import dfl_tui.tui.screens.train_monitor, dfl_tui.train.options, dfl_tui.train.monitor, "
             "dfl_tui.train.modeldir, dfl_tui.commands.train, dfl_tui.train.bench; "
@@ -148,6 +175,10 @@ async def test_monitor_screen_on_a_recorded_run(tmp_path):
             # Preview views: the two panels, and each panel's four samples one at a time.
             assert [v.label for v in screen.views][:3] == ["Quick96", "Quick96 · row 1/4", "Quick96 · row 2/4"]
             assert len(screen.views) == 10
+            # DeepFaceLab's column captions over the picture; the preview of the current iteration
+            assert screen.preview.columns == ["src", "src→src", "dst", "dst→dst", "src→dst"]
+            assert any("src→dst" in screen.preview.render_line(y).text for y in range(screen.preview.size.height))
+            assert "at iter 300" in str(screen.query_one("#tm-status").render())
             full = list(screen.preview.strips)
             await pilot.press("space")
             await wait_for(pilot, lambda: screen.preview.strips and screen.preview.strips != full, what="next view")
@@ -171,6 +202,7 @@ async def test_monitor_screen_on_a_recorded_run(tmp_path):
             assert {p.name for p in run.control_dir.iterdir()} == {"save", "backup", "preview"}
             await pilot.press("t")
             assert not (run.control_dir / "cancel").exists()  # the first press only asks for confirmation
+            assert any("within 3 s" in str(n.message) for n in app._notifications)
             await pilot.press("t")
             await wait_for(pilot, lambda: (run.control_dir / "cancel").exists(), what="stop request")
             # Leaving the screen leaves the training alone.
@@ -215,10 +247,9 @@ async def test_monitor_without_a_model_starts_one_from_the_form(tmp_path):
         form.field("archi").value = "df-ud"
         step = app.screen
         try:
-            await pilot.press("ctrl+r")
-            await wait_for(pilot, lambda: step.job_view.run_dir is not None, what="the job to start")
-            await pilot.press("escape")
+            await pilot.press("ctrl+r")  # starts the training and goes back to the monitor, which follows it
             await wait_for(pilot, lambda: app.screen is screen, what="back on the monitor")
+            assert step.started_here
             await wait_for(pilot, lambda: (screen.poll() or True) and screen.snap and screen.snap.model == "tui"
                            and screen.reader and screen.reader.last is not None, timeout=90, what="metrics of the run")
             assert "SAEHD 'tui'" in str(screen.query_one("#tm-title").render())

@@ -47,14 +47,16 @@ async def test_tag_filter_and_counts(tmp_path):
         scr = await open_review(app, pilot)
         g = scr.grid
         assert len(g.names) == 12 and g.cols >= 2
-        await pilot.press("1")  # green, cursor moves on
-        assert g.cursor == 1
-        await pilot.press("2", "2")  # red, then red on the next face
-        await pilot.press("left", "2")  # the same key again on a red face clears it
+        await pilot.press("1")  # green; the cursor stays (arrows move on)
+        assert g.cursor == 0 and scr.journal.tags == {"00000_0.jpg": "green"}
+        await pilot.press("1")  # the same key again clears it (README), it does not tag the next face
+        assert scr.journal.tags == {} and g.cursor == 0
+        await pilot.press("1", "right", "2", "right", "2")  # green, red, red on the third
+        await pilot.press("2")  # the same key again on a red face clears it
         assert scr.journal.tags == {"00000_0.jpg": "green", "00001_0.jpg": "red"}
         assert scr.journal.counts()["red"] == 1
         status = scr.query_one("#review-status").text.plain
-        assert "3/12" in status  # clearing does not move on
+        assert "3/12" in status and "2 1" in status  # clearing does not move on; 1 red
         # filter: only red
         await pilot.press("f")
         await pilot.press("2")
@@ -73,7 +75,7 @@ async def test_select_range_delete_to_trash_and_undo(tmp_path):
     async with app.run_test(size=(110, 32)) as pilot:
         scr = await open_review(app, pilot)
         g = scr.grid
-        await pilot.press("3")  # blue on face 0, cursor on 1
+        await pilot.press("3", "right")  # blue on face 0, cursor on 1
         await pilot.press("space", "shift+right", "shift+right")
         assert g.selected == {"00001_0.jpg", "00002_0.jpg", "00003_0.jpg"}
         await pilot.press("d")
@@ -95,6 +97,8 @@ async def test_select_range_delete_to_trash_and_undo(tmp_path):
         await wait_for(pilot, lambda: len(scr.all_names) == 11 and scr.busy is None, what="delete tagged")
         assert not (folder / "00000_0.jpg").exists()
         assert read_tags(folder) == {".trash/00000_0.jpg": "blue"}
+        assert scr.tag_counts()["blue"] == 0  # a deleted face's tag is not counted
+        assert " 3 0 " in scr.query_one("#review-status").text.plain
 
 
 async def test_navigation_goto_move_and_preview(tmp_path):
@@ -153,7 +157,7 @@ CRASH = textwrap.dedent("""
         app = make_app({ws!r}, Path({tmp!r}))
         async with app.run_test(size=(110, 32)) as pilot:
             scr = await open_review(app, pilot)
-            await pilot.press("5", "5", "7")
+            await pilot.press("5", "right", "5", "right", "7")
             os._exit(9)  # no clean exit: no close, no flush, no unmount
 
     asyncio.run(main())
@@ -173,7 +177,7 @@ async def test_tags_reload_on_the_next_start(tmp_path):
     app = make_app(ws, tmp_path)
     async with app.run_test(size=(110, 32)) as pilot:
         await open_review(app, pilot)
-        await pilot.press("4", "6")
+        await pilot.press("4", "right", "6")
     app2 = make_app(ws, tmp_path)
     async with app2.run_test(size=(110, 32)) as pilot:
         scr = await open_review(app2, pilot)

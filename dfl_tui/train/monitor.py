@@ -144,19 +144,30 @@ class MetricsReader:
         return xs, ys, ws
 
     def rate(self, window_s: float = 30.0) -> float:
-        """Iterations per second over the last ``window_s`` seconds of points (0 when unknown)."""
-        if len(self.points) < 2:
-            p = self.last
-            return 1000.0 / p.ms if p and p.ms > 0 else 0.0
-        end = self.points[-1]
+        """Iterations per second of *this run* over its last ``window_s`` seconds (0 when unknown).
+
+        Only points after the run's ``start`` event count; until the run has ``window_s`` seconds of
+        points, the rate is its iterations since the start over the time since the start. Right after a
+        resume the last point of the previous run (hours ago) must not stretch the window (it showed
+        0.01 it/s where the truth was 0.13)."""
+        start_ev = self.last_event("start")
+        run_t = float(start_ev.get("t", 0.0) or 0.0) if start_ev else 0.0
+        run_it = int(start_ev.get("it", 0) or 0) if start_ev else 0
+        end = self.last
+        if end is None or (run_t and end.t < run_t):
+            return 0.0
         start = None
         for p in reversed(self.points[:-1]):
+            if run_t and p.t < run_t:
+                break
             start = p
             if end.t - p.t >= window_s:
-                break
-        if start is None or end.t <= start.t:
-            return 0.0
-        return (end.it - start.it) / (end.t - start.t)
+                return (end.it - p.it) / (end.t - p.t)
+        if run_t and end.t > run_t:
+            return max(0, end.it - run_it) / (end.t - run_t)
+        if start is not None and end.t > start.t:
+            return (end.it - start.it) / (end.t - start.t)
+        return 1000.0 / end.ms if end.ms > 0 else 0.0
 
 
 def merge_points(a: Point, b: Point) -> Point:

@@ -79,6 +79,9 @@ def describe_end(status: dict[str, Any]) -> str:
         shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in list(res.items())[:6])
         return f"Done{took}" + (f": {shown}" if shown else "")
     if state == "cancelled":
+        it = (status.get("result") or {}).get("iteration")
+        if it is not None:  # a training saves when it is stopped
+            return f"Stopped{took}, saved at iteration {it}"
         return f"Stopped{took}: {status.get('message') or 'cancelled'}"
     if state in ("failed", "lost"):
         return f"Failed{took}: {status.get('error') or 'the job failed'}"

@@ -1,4 +1,5 @@
-"""Step 5 / 7.1: review and clean a faceset with the keyboard.
+"""Step 5 / 7.1: review and clean a faceset with the keyboard (the screen; its dialogs are in
+``review_dialogs``, what is drawn of one face in ``review_preview``, the full-screen view in ``review_zoom``).
 
 The grid (:class:`~dfl_tui.tui.widgets.face_grid.FaceGrid`) shows every face of
 ``data_src/aligned``, ``data_dst/aligned`` or ``aligned_debug``; tags (the seven
@@ -11,7 +12,6 @@ event loop only updates state and redraws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,275 +21,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.strip import Strip
-from textual.widget import Widget
-from textual.widgets import Footer, Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.screen import Screen
+from textual.widgets import Footer
 
 from ...faceset.journal import TAG_NAMES, TAGS
 from ..widgets.face_grid import FaceGrid
-
-TAG_KEYS = {tag: str(i + 1) for i, tag in enumerate(TAG_NAMES)}
-
-# ---------------------------------------------------------------------------
-# Small modal dialogs
-# ---------------------------------------------------------------------------
+from ..widgets.picture import Picture
+from ..widgets.text_pane import TextPane
+from .review_dialogs import TAG_KEYS, AskDialog, ChoiceDialog, ConfirmDialog, tag_choices
+from .review_preview import PreviewResult, image_names, render_preview
 
 
 GROUP_IDENTITY = "group-identity"  # the sort menu's entry for faceset group --by identity
-
-class ConfirmDialog(ModalScreen[bool]):
-    """Yes / no; y or enter confirms, n or escape cancels."""
-
-    DEFAULT_CSS = """
-    ConfirmDialog { align: center middle; }
-    ConfirmDialog > Vertical { width: 64; height: auto; padding: 1 2; background: $surface; border: thick $warning; }
-    """
-    BINDINGS = [
-        Binding("y,enter", "answer(True)", "Yes", id="review.confirm-yes"),
-        Binding("n,escape", "answer(False)", "No", id="review.confirm-no"),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(self.question)
-            yield Static(Text("y / enter: yes     n / esc: no", style="dim"))
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-
-class ChoiceDialog(ModalScreen[str | None]):
-    """A list to pick from (arrows + enter), with single keys for the first choices."""
-
-    DEFAULT_CSS = """
-    ChoiceDialog { align: center middle; }
-    ChoiceDialog > Vertical { width: 72; height: auto; max-height: 80%; padding: 0 1; background: $surface;
-                              border: thick $primary; }
-    ChoiceDialog OptionList { height: auto; max-height: 24; }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="review.choice-cancel")]
-
-    def __init__(self, title: str, choices: list[tuple[str, str]], keys: dict[str, str] | None = None) -> None:
-        super().__init__()
-        self.title_text = title
-        self.choices = choices  # (value, label)
-        self.keys = keys or {}  # key -> value
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text(self.title_text, style="bold"))
-            yield OptionList(*[Option(label, id=value) for value, label in self.choices])
-
-    def on_key(self, event: Any) -> None:
-        value = self.keys.get(event.character or "")
-        if value is not None:
-            event.stop()
-            self.dismiss(value)
-
-    @on(OptionList.OptionSelected)
-    def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class AskDialog(ModalScreen[str | None]):
-    """One line of text (enter accepts, escape cancels)."""
-
-    DEFAULT_CSS = """
-    AskDialog { align: center middle; }
-    AskDialog > Vertical { width: 64; height: auto; padding: 1 2; background: $surface; border: thick $primary; }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="review.ask-cancel")]
-
-    def __init__(self, question: str, value: str = "") -> None:
-        super().__init__()
-        self.question = question
-        self.value = value
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(self.question)
-            yield Input(value=self.value, id="ask-input")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    @on(Input.Submitted)
-    def _done(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-def tag_choices(with_untagged: bool = False) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    choices = [(tag, f"{TAG_KEYS[tag]}  {tag:<7} {meaning}") for tag, meaning in TAGS]
-    keys = {TAG_KEYS[t]: t for t in TAG_NAMES}
-    if with_untagged:
-        choices.append(("untagged", "0  untagged"))
-        choices.append(("all", "a  all faces (no filter)"))
-        keys["0"] = "untagged"
-        keys["a"] = "all"
-    return choices, keys
-
-
-# ---------------------------------------------------------------------------
-# Preview
-# ---------------------------------------------------------------------------
-
-
-class TextPane(Widget):
-    """Text that changes often; unlike ``Static.update`` a change repaints only this widget (no layout pass)."""
-
-    def __init__(self, text: Any = "", **kw: Any) -> None:
-        super().__init__(**kw)
-        self._text = text
-
-    def update(self, text: Any) -> None:
-        self._text = text
-        self.refresh()
-
-    @property
-    def text(self) -> Any:
-        return self._text
-
-    def render(self) -> Any:
-        return self._text
-
-
-class FacePreview(Widget):
-    """The current face (or its source frame) in half-blocks."""
-
-    DEFAULT_CSS = "FacePreview { height: 1fr; }"
-
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.strips: list[Strip] = []
-
-    def set_strips(self, strips: list[Strip]) -> None:
-        self.strips = strips
-        self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        if y < len(self.strips):
-            return self.strips[y].extend_cell_length(self.size.width)
-        return Strip.blank(self.size.width)
-
-
-@dataclass
-class PreviewResult:
-    name: str
-    strips: list[Strip]
-    info: Text
-
-
-def render_preview(path: Path, box_w: int, box_h: int, *, landmarks: bool, mask: bool, source: bool,
-                   frames_dir: Path | None, debug_dir: Path | None, tag: str | None) -> PreviewResult:
-    """Runs in a thread: decode, draw overlays, fit the box (cells), half-blocks."""
-    import math
-
-    import cv2
-    import numpy as np
-
-    from ...faceset import features as F
-    from ..widgets import halfblock
-
-    data = F.read_bytes(path)
-    img = F.decode(data, str(path))
-    meta_error = None
-    try:
-        meta = F.try_meta(data, str(path))
-    except F.FaceFileError as exc:  # damaged metadata: the picture is still shown, with why
-        meta, meta_error = None, str(exc)
-    info = Text()
-    info.append(f"{path.name}", style="bold")
-    info.append(f"  {img.shape[1]}x{img.shape[0]}\n")
-    if tag:
-        info.append(f"tag: {tag}\n")
-    shown = "face"
-    if meta is not None:
-        info.append(f"{meta.face_type}  from {meta.source_filename or '?'}\n")
-        if meta.landmarks is not None and len(meta.landmarks) == 68:
-            with np.errstate(all="ignore"):
-                try:
-                    pitch, yaw = F.pose(meta, img.shape[1])
-                    info.append(f"yaw {math.degrees(yaw):+.0f}°  pitch {math.degrees(pitch):+.0f}°\n")
-                except Exception:  # noqa: BLE001 - odd landmarks: no pose line
-                    pass
-        if meta.xseg_mask_buf is not None or meta.has_polys():
-            info.append("mask: " + ("XSeg " if meta.xseg_mask_buf is not None else "")
-                        + ("polygons" if meta.has_polys() else "") + "\n")
-    else:
-        info.append(f"{meta_error}\n" if meta_error else "no face metadata\n", style="red" if meta_error else "dim")
-    lm = None if meta is None or meta.landmarks is None else np.asarray(meta.landmarks, np.float32)
-    if source and meta is not None and meta.source_filename:
-        stem = Path(meta.source_filename).stem
-        frame = None
-        for d in [debug_dir, frames_dir]:
-            if d is None or not d.is_dir():
-                continue
-            cands = [d / meta.source_filename] + [d / f"{stem}{e}" for e in (".jpg", ".png", ".jpeg")]
-            for c in cands:
-                if c.exists():
-                    frame = cv2.imread(str(c), cv2.IMREAD_COLOR)
-                    if frame is not None:
-                        shown = f"source frame {c.parent.name}/{c.name}"
-                        if d == frames_dir and meta.source_rect is not None:
-                            l, t, r, b = [int(v) for v in meta.source_rect[:4]]
-                            cv2.rectangle(frame, (l, t), (r, b), (0, 0, 255), max(2, frame.shape[1] // 200))
-                        break
-            if frame is not None:
-                break
-        if frame is None:
-            info.append("source frame not found\n", style="dim")
-        else:
-            img, lm = frame, None
-    elif mask and meta is not None:
-        m = meta.get_xseg_mask()
-        if m is None and lm is not None:
-            m = F.hull_mask(img.shape, meta)
-            m = None if m is None else m.astype(np.float32)
-        if m is not None:
-            m = cv2.resize(m.astype(np.float32), (img.shape[1], img.shape[0]))[..., None]
-            tint = np.array([255, 80, 0], np.float32)
-            img = (img * (1 - 0.45 * m) + tint * 0.45 * m).astype(np.uint8)
-            shown = "face + mask"
-    h, w = img.shape[:2]
-    s = min(box_w / w, (box_h * 2) / h)
-    nw, nh = max(1, int(w * s)), max(2, int(h * s))
-    small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
-    if landmarks and lm is not None and not source:
-        pts = np.round(lm * s).astype(int)
-        for x, y in pts:
-            if 0 <= x < nw and 0 <= y < nh:
-                small[y, x] = (0, 255, 0)
-        shown += " + landmarks"
-    info.append(shown, style="dim")
-    return PreviewResult(path.name, halfblock.render(small[..., ::-1], quantize=2), info)
-
-
-def image_names(folder: Path) -> list[str]:
-    """Names of the images directly in ``folder``, sorted (like ``list_images`` but without 50,000 Path objects)."""
-    import os
-
-    from ...workspace import IMAGE_EXTS
-
-    try:
-        with os.scandir(folder) as it:
-            names = [e.name for e in it if not e.name.startswith(".")
-                     and os.path.splitext(e.name)[1].lower() in IMAGE_EXTS and e.is_file()]
-    except OSError:
-        return []
-    names.sort()
-    return names
 
 
 def _warm_imports() -> None:
@@ -370,8 +113,11 @@ class ReviewScreen(Screen):
     ReviewScreen #review-status { height: 1; padding: 0 1; background: $boost; }
     """
     BINDINGS = [
+        Binding("escape", "escape", "Back", id="review.escape"),
         *[Binding(TAG_KEYS[t], f"tag('{t}')", f"{t.capitalize()} ({m})", id=f"review.tag-{t}", show=(t in ("green", "red")))
           for t, m in TAGS],
+        Binding("z", "zoom_face(False)", "Zoom", id="review.zoom"),
+        Binding("Z", "zoom_face(True)", "Zoom: face + source frame", id="review.zoom-frame", show=False),
         Binding("0,backspace", "tag('')", "Clear tag", id="review.tag-clear", show=False),
         Binding("a", "select_all", "Select all shown", id="review.select-all", show=False),
         Binding("s", "select_tagged", "Select all with a tag", id="review.select-tag", show=False),
@@ -391,15 +137,14 @@ class ReviewScreen(Screen):
         Binding("v", "switch_folder", "aligned / aligned_debug", id="review.switch", show=False),
         Binding("E", "redo_deleted_debug", "Re-extract by hand the frames whose debug image was deleted",
                 id="review.redo-debug", show=False),
-        Binding("plus,equals_sign", "zoom(1)", "Bigger thumbnails", id="review.zoom-in", show=False),
-        Binding("minus", "zoom(-1)", "Smaller thumbnails", id="review.zoom-out", show=False),
+        Binding("plus,equals_sign", "thumbs(1)", "Bigger thumbnails", id="review.zoom-in", show=False),
+        Binding("minus", "thumbs(-1)", "Smaller thumbnails", id="review.zoom-out", show=False),
         Binding("r", "reload", "Reload", id="review.reload", show=False),
-        Binding("escape", "escape", "Clear / back", id="review.escape"),
         Binding("q", "back", "Back", id="review.back", show=False),
     ]
 
     def __init__(self, entry: Any = None, *, folder: str | Path | None = None, side: str | None = None,
-                 debug: bool = False, thumb_w: int = 16, **kw: Any) -> None:
+                 debug: bool = False, thumb_w: int | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.entry = entry
         opts = dict(getattr(entry, "options", {}) or {})
@@ -417,6 +162,7 @@ class ReviewScreen(Screen):
         self.busy: str | None = None
         self.last_note = ""
         self._preview_pending = False
+        self._counts: dict[str, int] | None = None
 
     # -- where -------------------------------------------------------------------------
     @property
@@ -443,9 +189,9 @@ class ReviewScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TextPane(id="review-title")
         with Horizontal(id="review-body"):
-            yield FaceGrid(self.folder, thumb_w=self.thumb_w, id="grid")
+            yield FaceGrid(self.folder, thumb_w=16, thumb_size=self._remembered_size(), id="grid")
             with Vertical(id="review-side"):
-                yield FacePreview(id="review-preview")
+                yield Picture("", id="review-preview")
                 yield TextPane(id="review-info")
         yield TextPane(id="review-status")
         yield Footer()
@@ -453,6 +199,51 @@ class ReviewScreen(Screen):
     @property
     def grid(self) -> FaceGrid:
         return self.query_one(FaceGrid)
+
+    # -- thumbnail size (remembered per kind of graphics in ui.json) --------------------------
+    def _size_kind(self) -> str:
+        from ..widgets.picture import app_graphics
+
+        return "pixels" if app_graphics(self.app).pixels else "cells"
+
+    def _remembered_size(self) -> int | None:
+        if self.thumb_w is not None:
+            return self.thumb_w
+        state = getattr(self.app, "ui_state", None) or {}
+        v = (state.get("review") or {}).get(f"thumbs_{self._size_kind()}")
+        return int(v) if isinstance(v, int) else None
+
+    def action_thumbs(self, direction: int) -> None:
+        """Bigger / smaller thumbnails: 8-64 cells across in half-blocks, 64-256 pixels with kitty / Sixel."""
+        g = self.grid
+        sizes = g.size_choices()
+        cur = g.thumb_size
+        i = min(range(len(sizes)), key=lambda k: abs(sizes[k] - cur))
+        i = max(0, min(len(sizes) - 1, i + direction))
+        if sizes[i] == cur:
+            self.notify(f"thumbnails: {cur} {self._size_kind()} across ({'largest' if direction > 0 else 'smallest'})",
+                        timeout=2)
+            return
+        keep = g.current_name
+        g.set_thumb_size(sizes[i])
+        g.set_items(g.names, keep=keep)
+        state = getattr(self.app, "ui_state", None)
+        if isinstance(state, dict):
+            state.setdefault("review", {})[f"thumbs_{self._size_kind()}"] = sizes[i]
+        self.notify(f"thumbnails: {sizes[i]} {self._size_kind()} across", timeout=2)
+
+    def graphics_changed(self) -> None:
+        self.grid.graphics_changed(self._remembered_size())
+        self.grid.set_items(self.grid.names, keep=self.grid.current_name)
+        self._schedule_preview()
+
+    def action_zoom_face(self, side_by_side: bool) -> None:
+        """The current face full-screen (``z``), or beside its source frame with the landmarks (``Z``)."""
+        if self.grid.current_name is None:
+            return
+        from .review_zoom import FaceZoomScreen
+
+        self.app.push_screen(FaceZoomScreen(self, side_by_side=side_by_side))
 
     def on_mount(self) -> None:
         self._title()
@@ -497,6 +288,7 @@ class ReviewScreen(Screen):
         self.journal = msg.journal
         self.busy = None
         self.all_names = msg.names
+        self._counts = None
         self.order_override = None
         self.grid.folder = self.folder
         self.grid.tags = self.journal.tags if self.journal is not None else {}
@@ -537,7 +329,7 @@ class ReviewScreen(Screen):
             t.append(f"  filter: {self.filter}", style="bold")
         if g.selected:
             t.append(f"  selected {len(g.selected)}", style="bold")
-        counts = self.journal.counts() if self.journal is not None else {}
+        counts = self.tag_counts()
         t.append("  ")
         for tag in TAG_NAMES:
             t.append(f" {TAG_KEYS[tag]}", style=g.tag_style(tag))
@@ -545,6 +337,18 @@ class ReviewScreen(Screen):
         if self.busy:
             t.append(f"  {self.busy}...", style="italic")
         self.query_one("#review-status", TextPane).update(t)
+
+    def tag_counts(self) -> dict[str, int]:
+        """Faces per tag among the faces in the folder now (tags of faces deleted or moved away do not count)."""
+        if self._counts is None:
+            present = set(self.all_names)
+            counts = {t: 0 for t in TAG_NAMES}
+            tags = self.journal.tags if self.journal is not None else {}
+            for name, tag in tags.items():
+                if name in present:
+                    counts[tag] = counts.get(tag, 0) + 1
+            self._counts = counts
+        return self._counts
 
     @on(FaceGrid.CursorMoved)
     def _cursor_moved(self, msg: FaceGrid.CursorMoved) -> None:
@@ -564,33 +368,40 @@ class ReviewScreen(Screen):
     def _start_preview(self) -> None:
         self._preview_pending = False
         name = self.grid.current_name
+        pv = self.query_one("#review-preview", Picture)
         if name is None:
-            self.query_one(FacePreview).set_strips([])
+            pv.set_message("")
             self.query_one("#review-info", TextPane).update("")
             return
-        pv = self.query_one(FacePreview)
-        box_w = max(8, pv.size.width or 40)
-        box_h = max(4, pv.size.height or 20)
-        self._preview(self.folder / name, box_w, box_h, self.grid.tags.get(name))
+        w, h = pv.pixel_box()
+        self._preview(self.folder / name, (max(8, w), max(8, h)), self.grid.tags.get(name))
+
+    def _preview_key(self, name: str) -> tuple:
+        return (name, self.show["landmarks"], self.show["mask"], self.show["source"])
 
     @work(thread=True, exclusive=True, group="review-preview", exit_on_error=False)
-    def _preview(self, path: Path, box_w: int, box_h: int, tag: str | None) -> None:
+    def _preview(self, path: Path, box: tuple[int, int], tag: str | None) -> None:
         ws = self.workspace
         try:
-            res = render_preview(path, box_w, box_h, landmarks=self.show["landmarks"], mask=self.show["mask"],
+            res = render_preview(path, box, landmarks=self.show["landmarks"], mask=self.show["mask"],
                                  source=self.show["source"] or self.is_debug_folder,
                                  frames_dir=ws.frames(self.side) if ws else None,
                                  debug_dir=ws.aligned_debug(self.side) if ws else None, tag=tag)
         except Exception as exc:  # noqa: BLE001 - a bad face shows its error, nothing else breaks
-            self.post_message(PreviewReady(PreviewResult(path.name, [], Text(f"{path.name}: {exc}", style="red"))))
+            self.post_message(PreviewReady(PreviewResult(path.name, None, Text(f"{path.name}: {exc}", style="red"))))
             return
         self.post_message(PreviewReady(res))
 
     @on(PreviewReady)
     def _preview_ready(self, msg: PreviewReady) -> None:
-        if msg.result.name != self.grid.current_name:
+        name = msg.result.name
+        if name != self.grid.current_name:
             return
-        self.query_one(FacePreview).set_strips(msg.result.strips)
+        pv = self.query_one("#review-preview", Picture)
+        if msg.result.rgb is None:
+            pv.set_message("")
+        else:
+            pv.set_image(msg.result.rgb, key=self._preview_key(name) + (pv.pixel_box(),))
         self.query_one("#review-info", TextPane).update(msg.result.info)
 
     # -- tags -----------------------------------------------------------------------------------
@@ -601,20 +412,26 @@ class ReviewScreen(Screen):
         return [g.current_name] if g.current_name else []
 
     def action_tag(self, tag: str) -> None:
-        if self.journal is None:
-            return
+        """Tag the selection, or the face under the cursor; on one face the same key again clears its tag
+        (README). The cursor stays: arrows move on."""
         names = self._targets()
-        if not names:
+        if names:
+            self.tag_faces(names, tag or None, toggle=not self.grid.selected)
+
+    def tag_faces(self, names: list[str], tag: str | None, *, toggle: bool = False) -> None:
+        if self.journal is None or not names:
             return
-        single = not self.grid.selected
-        want: str | None = tag or None
-        if single and want is not None and self.grid.tags.get(names[0]) == want:
-            want = None  # the same key again clears the tag
-        self.journal.set(names, want)
-        self.grid.refresh()
-        if single and want is not None:
-            self.grid.go(self.grid.cursor + 1)
+        if toggle and tag is not None and len(names) == 1 and self.grid.tags.get(names[0]) == tag:
+            tag = None
+        self.journal.set(names, tag)
+        self._counts = None
+        g = self.grid
+        if len(names) == 1 and g.current_name == names[0]:
+            g._refresh_index(g.cursor)  # only its name bar and borders
+        else:
+            g.refresh()
         self._status()
+        self._schedule_preview()  # the facts beside the picture name the tag (the picture is not sent again)
 
     def action_select_all(self) -> None:
         self.grid.select(self.grid.names)
@@ -736,6 +553,7 @@ class ReviewScreen(Screen):
         g = self.grid
         first = next((i for i, n in enumerate(g.names) if n in gone), g.cursor)
         self.all_names = [n for n in self.all_names if n not in gone]
+        self._counts = None
         if self.order_override is not None:
             self.order_override = [n for n in self.order_override if n not in gone]
         g.selected -= gone
@@ -906,16 +724,6 @@ class ReviewScreen(Screen):
         self.show[what] = not self.show[what]
         self.notify(f"{what}: {'on' if self.show[what] else 'off'}", timeout=1.5)
         self._schedule_preview()
-
-    def action_zoom(self, direction: int) -> None:
-        sizes = [8, 12, 16, 24, 32]
-        cur = self.grid.thumb_w
-        i = min(range(len(sizes)), key=lambda k: abs(sizes[k] - cur))
-        i = max(0, min(len(sizes) - 1, i + direction))
-        g = self.grid
-        g.thumb_w, g.thumb_h = sizes[i], sizes[i] // 2
-        g.clear_cache()
-        g.set_items(g.names, keep=g.current_name)
 
     def action_switch_folder(self) -> None:
         if self._folder_arg is not None:

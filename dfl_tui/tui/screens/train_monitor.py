@@ -41,6 +41,7 @@ from ...train.monitor import (RANGES, MetricsReader, downsample, ema, fmt_loss, 
 from ..quiet import update_static
 
 POLL_SECONDS = 1.0
+STOP_WINDOW_S = 3.0  # t must be pressed twice within this many seconds
 ACTIVE = ACTIVE_STATES + ("starting",)
 
 
@@ -63,10 +64,42 @@ class PreviewView:
     row: int | None  # None: the whole panel
     rows: int
     cell: int | None
+    columns: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         return self.panel if self.row is None else f"{self.panel} · row {self.row + 1}/{self.rows}"
+
+
+FIVE = ["src", "src→src", "dst", "dst→dst", "src→dst"]
+
+
+def preview_columns(panel: str, ncols: int | None = None) -> list[str]:
+    """DeepFaceLab's column captions of a preview panel, from its name (``dfl_tui.train.preview``
+    lays the panels out): ``SAEHD`` / ``SAEHD masked`` (5 columns), the 2-column panels of
+    resolutions above 256 (``... src-src``, ``... dst-dst``, ``... pred``), AMP's 3 x 2 grids.
+    The masked panels show each face times its mask. [] when the panel is unknown or the count
+    does not match the picture (``ncols`` from index.json)."""
+    name = panel.lower()
+    masked = " masked" in name or name.endswith("masked")
+    cols: list[str]
+    if name.startswith("amp morph list"):
+        cols = ["dst→dst / swap .65", "swap .25 / .75", "swap .5 / 1.0"]
+    elif name.startswith("amp morph"):
+        cols = ["src / src→src", "dst / dst→dst", "dst→dst masked / src→dst"]
+    elif name.endswith("src-src"):
+        cols = ["src", "src→src"]
+    elif name.endswith("dst-dst"):
+        cols = ["dst", "dst→dst"]
+    elif name.endswith(" pred"):
+        cols = ["dst", "src→dst"]
+    else:
+        cols = list(FIVE)
+    if masked and not name.startswith("amp"):
+        cols = [c + " ×mask" for c in cols]
+    if ncols and ncols != len(cols):
+        return []
+    return cols
 
 
 @dataclass
@@ -114,9 +147,10 @@ def _views(mdir: ModelDir) -> tuple[list[PreviewView], int | None, float | None]
             continue
         name = str(p.get("name", path.stem))
         rows, cell = int(p.get("rows") or 0), p.get("cell")
-        views.append(PreviewView(name, path, None, rows, cell))
+        columns = p.get("columns") if isinstance(p.get("columns"), list) else preview_columns(name, p.get("cols"))
+        views.append(PreviewView(name, path, None, rows, cell, [str(c) for c in columns]))
         if rows > 1 and cell:
-            views += [PreviewView(name, path, r, rows, int(cell)) for r in range(rows)]
+            views += [PreviewView(name, path, r, rows, int(cell), list(views[-1].columns)) for r in range(rows)]
     return views, idx.get("iteration"), idx.get("time")
 
 
@@ -132,6 +166,20 @@ def load_preview(view: PreviewView) -> Any:
             c = view.cell
             im = im.crop((0, view.row * c, im.width, (view.row + 1) * c))
         return np.asarray(im, np.uint8)
+
+
+def ended_text(state: str, status: dict[str, Any], model_state: dict[str, Any]) -> str:
+    """How a training that is not running ended: a stop saves first, so it is "stopped, saved at
+    iteration N", not "cancelled"."""
+    if state in ("cancelled", "stopped", "done"):
+        res = status.get("result") or {}
+        it = res.get("iteration", model_state.get("iteration"))
+        if state == "done" and res.get("target_reached"):
+            return f"done: target reached, saved at iteration {it}"
+        if it is not None:
+            return f"stopped, saved at iteration {it}"
+        return "stopped"
+    return state or "idle"
 
 
 # ---------------------------------------------------------------------------
@@ -169,7 +217,7 @@ class TrainMonitorScreen(Screen):
         Binding("space", "next_view", "Next view", id="train.next-view"),
         Binding("l", "range", "Range", id="train.range"),
         Binding("e", "smoothing", "Smooth", id="train.smoothing", show=False),
-        Binding("z", "zoom", "Zoom", id="train.zoom", show=False),
+        Binding("z", "zoom", "Full preview", id="train.zoom"),
         Binding("t", "stop", "Stop", id="train.stop"),
         Binding("m", "next_model", "Model", id="train.model", show=False),
         Binding("o", "options", "Options", id="train.options"),
@@ -184,6 +232,8 @@ class TrainMonitorScreen(Screen):
     TrainMonitorScreen #tm-plot { width: 1fr; height: 1fr; min-width: 20; }
     TrainMonitorScreen #tm-preview { width: 1fr; height: 1fr; }
     TrainMonitorScreen.-zoom #tm-plot { display: none; }
+    TrainMonitorScreen.-zoom #tm-losses { display: none; }
+    TrainMonitorScreen.-zoom Header { display: none; }
     TrainMonitorScreen #tm-status { height: 1; color: $text-muted; }
     """
 
@@ -202,6 +252,8 @@ class TrainMonitorScreen(Screen):
         self._plot_key: Any = None
         self._preview_key: Any = None
         self._stop_armed = 0.0
+        self._fresh_asked: set[str] = set()
+        self.iteration_now = 0
         self._polling = False
         self.polls = 0  # how many polls were applied (tests wait on it)
         self.plot_draws = 0
@@ -324,7 +376,7 @@ class TrainMonitorScreen(Screen):
         title = Text()
         title.append("9 · Train   ", style="bold")
         title.append(f"{snap.kind} '{snap.model}'", style="bold")
-        title.append(f"   {'training' if running else state or 'idle'}",
+        title.append(f"   {'training' if running else ended_text(state, snap.status, snap.state)}",
                      style="bold green" if running else "bold yellow" if state in ("failed", "lost") else "dim")
         if len(snap.models) > 1:
             title.append(f"   (m: {len(snap.models)} models)", style="dim")
@@ -335,6 +387,8 @@ class TrainMonitorScreen(Screen):
         if facts.since_save is not None:
             # coarse, so that an idle monitor does not re-send the line every second
             facts.since_save = coarse_seconds(facts.since_save)
+        self.iteration_now = facts.iteration
+        self._ask_fresh_preview(snap, running, facts.iteration)
         line = Text(facts.header())
         if not running and state in ("failed", "lost") and snap.status.get("error"):
             line = Text(f"iter {facts.iteration} · {str(snap.status.get('error'))[:200]}", style="bold red")
@@ -352,8 +406,23 @@ class TrainMonitorScreen(Screen):
             v = self.views[self.view_i % len(self.views)]
             parts.append(f"preview {v.label} ({self.view_i % len(self.views) + 1}/{len(self.views)})")
             if self.snap and self.snap.preview_iteration is not None:
-                parts.append(f"at iter {self.snap.preview_iteration}")
+                at = self.snap.preview_iteration
+                now = getattr(self, "iteration_now", at)
+                parts.append(f"at iter {at}" + (f" (now {now})" if now and now != at else ""))
         update_static(self.query_one("#tm-status", Static), Text(" · ".join(parts)))
+
+    def _ask_fresh_preview(self, snap: Snapshot, running: bool, iteration: int) -> None:
+        """Opening the monitor on a running training: ask once for a preview of the current iteration
+        (the trainer writes them on its own schedule, and the last one may be from an earlier run)."""
+        if not running or not snap.run_path or snap.run_path in self._fresh_asked:
+            return
+        if snap.preview_iteration is not None and snap.preview_iteration >= iteration:
+            return
+        self._fresh_asked.add(snap.run_path)
+        try:
+            RunDir(Path(snap.run_path)).request("preview")
+        except OSError:
+            pass
 
     # -- plot -------------------------------------------------------------------------------
     def _draw_plot(self, force: bool) -> None:
@@ -419,7 +488,8 @@ class TrainMonitorScreen(Screen):
     @on(PreviewRendered)
     def _on_preview(self, msg: PreviewRendered) -> None:
         if msg.key == self._preview_key:
-            self.preview.set_image(msg.rgb, key=msg.key[:3])
+            v = self.views[self.view_i % len(self.views)] if self.views else None
+            self.preview.set_image(msg.rgb, key=msg.key[:3], columns=v.columns if v is not None else None)
 
     def on_resize(self) -> None:
         self._preview_key = None
@@ -485,9 +555,10 @@ class TrainMonitorScreen(Screen):
             self.notify("This model is not training now.", severity="information")
             return
         now = time.monotonic()
-        if now - self._stop_armed > 3.0:
+        if now - self._stop_armed > STOP_WINDOW_S:
             self._stop_armed = now
-            self.notify("Press t again to stop the training (it saves first).", severity="warning", timeout=3)
+            self.notify(f"Press t again within {STOP_WINDOW_S:.0f} s to stop the training (it saves first).",
+                        severity="warning", timeout=STOP_WINDOW_S)
             return
         self._stop_armed = 0.0
         self._stop(run)
@@ -523,10 +594,39 @@ class TrainMonitorScreen(Screen):
         if self.snap and self.snap.model:
             name = self.snap.model
             saved = ModelDir.of(self.app.workspace, name).read_options(strict=False)  # type: ignore[attr-defined]
-        self.app.push_screen(StepScreen(entry, values=form_values(saved, name)))
+        self.app.push_screen(train_options_screen(StepScreen)(entry, values=form_values(saved, name)))
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+_OPTIONS_CLS: Any = None
+
+
+def train_options_screen(step_cls: Any) -> Any:
+    """The train step's options form, which goes back to this monitor once ctrl+r started the training."""
+    global _OPTIONS_CLS
+    if _OPTIONS_CLS is None:
+        class TrainOptionsScreen(step_cls):  # type: ignore[misc, valid-type]
+            def attach(self, run: RunDir) -> None:
+                super().attach(run)
+                stack = self.app.screen_stack
+                if self.started_here and len(stack) > 1 and isinstance(stack[-2], TrainMonitorScreen):
+                    self.app.call_later(self._back_to_monitor)
+
+            def _back_to_monitor(self) -> None:
+                if self.app.screen is self:
+                    self.app.pop_screen()
+                    self.app.notify("Training started: the monitor follows it (esc leaves; it goes on).", timeout=5)
+                    mon = self.app.screen
+                    if isinstance(mon, TrainMonitorScreen):
+                        mon.model_name = None
+                        mon.reader = None
+                        mon._plot_key = mon._preview_key = None
+                        mon.poll()
+
+        _OPTIONS_CLS = TrainOptionsScreen
+    return _OPTIONS_CLS
 
 
 __all__ = ["PreviewImage", "TrainMonitorScreen", "load_preview"]

@@ -10,6 +10,13 @@ Each cell is ``[border][thumbnail][border]`` over a one-line bar with the face's
 name; the bar takes the colour of the face's tag (``$tag-*`` theme variables),
 the borders show the cursor (``$accent``) and the selection (``$primary``).
 The grid owns navigation and selection; tags come from the screen's journal.
+
+Thumbnails are drawn with the session's graphics (``termgfx``): half-blocks
+(``thumb_size`` = cells across, two pixels per cell), or kitty / Sixel pictures
+(``thumb_size`` = pixels, 64-256). A kitty thumbnail is transmitted once when it is
+decoded and is then placeholder text like any other cell; a Sixel thumbnail is painted
+after a frame that rewrote its cells (and only then). Moving the cursor repaints only
+the border columns and the name bars of the two faces, never the pictures.
 """
 
 from __future__ import annotations
@@ -33,9 +40,31 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from ...faceset.journal import TAG_NAMES
-from . import halfblock
+from . import halfblock, termgfx
+from .picture import app_graphics, unwatch_paints, watch_paints
 
 TAG_ORDER = TAG_NAMES  # the seven review tags, declared once in faceset.journal
+
+HALFBLOCK_SIZES = (8, 12, 16, 24, 32, 48, 64)  # cells across
+PIXEL_SIZES = (64, 96, 128, 160, 192, 256)  # pixels across (kitty / Sixel)
+
+
+class Thumb:
+    """One decoded thumbnail: its lines (half-blocks, kitty placeholders, or blanks under a Sixel)."""
+
+    __slots__ = ("rows", "image_id", "sixel", "png")
+
+    def __init__(self, rows: list[list[Segment]], image_id: int = 0, sixel: str = "", png: bytes | None = None) -> None:
+        self.rows = rows
+        self.image_id = image_id
+        self.sixel = sixel
+        self.png = png
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> list[Segment]:
+        return self.rows[i]
 
 
 class FaceGrid(ScrollView, can_focus=True):
@@ -79,12 +108,14 @@ class FaceGrid(ScrollView, can_focus=True):
     class ThumbsReady(Message):
         bubble = False
 
-        def __init__(self, batch: dict[str, list[Strip]]) -> None:
+        def __init__(self, batch: dict[str, Thumb], key: tuple) -> None:
             super().__init__()
             self.batch = batch
+            self.key = key
 
     def __init__(self, folder: Path | None = None, *, thumb_w: int = 16, cache_size: int = 4000,
-                 loader: Callable[[Path, int, int], Any] | None = None, **kw: Any) -> None:
+                 loader: Callable[[Path, int, int], Any] | None = None, thumb_size: int | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.folder = Path(folder) if folder else Path(".")
         self.names: list[str] = []
@@ -93,8 +124,14 @@ class FaceGrid(ScrollView, can_focus=True):
         self.anchor: int | None = None
         self.thumb_w = thumb_w
         self.thumb_h = thumb_w // 2
+        self.thumb_px = thumb_w
+        self._asked_size = thumb_size
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, list[list[Segment]]] = OrderedDict()
+        self._cache: OrderedDict[str, Thumb] = OrderedDict()
+        self._sixel_due: set[int] = set()
+        self._sixel_pending = False
+        self.sixel_paints = 0  # Sixel thumbnails painted (tests, bench)
+        self.kitty_sends = 0
         self._cols = 1
         self._request_pending = False
         self._inflight: set[str] = set()
@@ -105,6 +142,43 @@ class FaceGrid(ScrollView, can_focus=True):
         self._update_styles()
 
     # -- geometry ------------------------------------------------------------------------
+    @property
+    def graphics(self) -> Any:
+        return app_graphics(self.app)
+
+    @property
+    def thumb_size(self) -> int:
+        """Cells across (half-blocks) or pixels across (kitty / Sixel)."""
+        return self.thumb_px if self.graphics.pixels else self.thumb_w
+
+    def size_choices(self) -> tuple[int, ...]:
+        return PIXEL_SIZES if self.graphics.pixels else HALFBLOCK_SIZES
+
+    def set_thumb_size(self, size: int) -> None:
+        """Thumbnails ``size`` across (cells for half-blocks, pixels for kitty / Sixel); drops the decoded ones."""
+        g = self.graphics
+        if g.pixels:
+            px = max(16, int(size))
+            self.thumb_px = px
+            self.thumb_w = max(4, -(-px // g.cell_w))
+            self.thumb_h = max(2, -(-px // g.cell_h))
+        else:
+            self.thumb_w = max(4, int(size))
+            self.thumb_h = max(2, self.thumb_w // 2)
+            self.thumb_px = self.thumb_w
+        self.clear_cache()
+        if self.is_mounted:
+            self._layout()
+            self._scroll_to_cursor()
+
+    def graphics_changed(self, size: int | None = None) -> None:
+        """The app's graphics changed: new thumbnail geometry, everything decoded again."""
+        choices = self.size_choices()
+        if size is None:
+            size = choices[min(2, len(choices) - 1)]
+        self.set_thumb_size(size)
+        self.refresh()
+
     @property
     def cell_w(self) -> int:
         return self.thumb_w + 2
@@ -173,13 +247,23 @@ class FaceGrid(ScrollView, can_focus=True):
 
     def forget(self, names: Iterable[str]) -> None:
         """Drop cached thumbnails (faces replaced on disk)."""
-        for n in names:
-            self._cache.pop(n, None)
+        gone = [t for t in (self._cache.pop(n, None) for n in names) if t is not None]
+        self._free(gone)
         self.refresh()
 
     def clear_cache(self) -> None:
+        self._free(list(self._cache.values()))
         self._cache.clear()
+        self._inflight = set()
+        self.workers.cancel_group(self, "face-grid-thumbs")
         self.refresh()
+
+    def _free(self, thumbs: list[Thumb]) -> None:
+        """Delete kitty pictures from the terminal (its memory is limited)."""
+        ids = [t.image_id for t in thumbs if t.image_id]
+        if ids and self.is_attached:
+            tmux = self.graphics.tmux
+            termgfx.write(self.app, "".join(termgfx.kitty_delete(i, tmux=tmux) for i in ids))
 
     # -- styles -----------------------------------------------------------------------------
     def _update_styles(self) -> None:
@@ -217,6 +301,22 @@ class FaceGrid(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self._update_styles()
         self.watch(self.app, "theme", lambda *_: (self._update_styles(), self.refresh()), init=False)
+        choices = self.size_choices()
+        size = self._asked_size
+        if self.graphics.pixels and (size is None or size < choices[0]):
+            size = choices[min(2, len(choices) - 1)]
+        if size is not None and size != self.thumb_size:
+            self.set_thumb_size(size)
+        elif self.graphics.pixels:
+            self.set_thumb_size(self.thumb_px)
+        watch_paints(self.screen, self._painted)
+
+    def on_unmount(self) -> None:
+        try:
+            unwatch_paints(self.screen, self._painted)
+        except Exception:  # noqa: BLE001 - screen gone
+            pass
+        self._free(list(self._cache.values()))
 
     # -- drawing ----------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
@@ -298,48 +398,96 @@ class FaceGrid(ScrollView, can_focus=True):
             return  # the running worker already has them (restarting it would only lose time)
         self._inflight = set(wanted)
         n_first = len(visible_missing)
-        self._worker = self.run_worker(lambda: self._decode(wanted, n_first), thread=True, exclusive=True, group="face-grid-thumbs",
-                        exit_on_error=False, name="thumbnails")
+        key = self._geometry_key()
+        bg = self._space_rgb()
+        self._worker = self.run_worker(lambda: self._decode(wanted, n_first, key, bg), thread=True, exclusive=True,
+                                       group="face-grid-thumbs", exit_on_error=False, name="thumbnails")
+
+    def _geometry_key(self) -> tuple:
+        g = self.graphics
+        return (g.mode, self.thumb_w, self.thumb_h, self.thumb_px, g.cell_w, g.cell_h)
+
+    def _space_rgb(self) -> tuple[int, int, int]:
+        c = self._styles["space"].bgcolor
+        t = c.get_truecolor() if c is not None else None
+        return (t.red, t.green, t.blue) if t is not None else (0, 0, 0)
 
     def _worker_running(self) -> bool:
         w = getattr(self, "_worker", None)
         return w is not None and not w.is_finished and not w.is_cancelled
 
-    def _decode(self, wanted: list[str], n_first: int = 0) -> None:
+    def _make_thumb(self, name: str, key: tuple, bg: tuple[int, int, int]) -> Thumb:
+        mode, tw, th, px, cw, ch = key
+        if mode == "halfblock":
+            rgb = self._loader(self.folder / name, tw, th * 2)
+            if rgb is None:
+                raise ValueError("unreadable")
+            return Thumb([list(st) for st in halfblock.render(rgb)])
+        rgb = self._loader(self.folder / name, px, px)
+        if rgb is None:
+            raise ValueError("unreadable")
+        if mode == "kitty":
+            return Thumb([], png=termgfx.encode_png(rgb))
+        import numpy as np
+
+        canvas = np.empty((th * ch, tw * cw, 3), np.uint8)
+        canvas[:] = bg
+        h, w = min(rgb.shape[0], canvas.shape[0]), min(rgb.shape[1], canvas.shape[1])
+        y0, x0 = (canvas.shape[0] - h) // 2, (canvas.shape[1] - w) // 2
+        canvas[y0:y0 + h, x0:x0 + w] = rgb[:h, :w]
+        blank = [Segment(" " * tw, Style(bgcolor=f"rgb({bg[0]},{bg[1]},{bg[2]})"))]
+        return Thumb([blank for _ in range(th)], sixel=termgfx.encode_sixel(canvas))
+
+    def _decode(self, wanted: list[str], n_first: int, key: tuple, bg: tuple[int, int, int]) -> None:
         worker = get_current_worker()
-        batch: dict[str, list[list[Segment]]] = {}
+        batch: dict[str, Thumb] = {}
         last = time.monotonic()
         done = 0
+        tw, th = key[1], key[2]
         for name in wanted:
             if worker.is_cancelled:
                 return
             if name in self._cache:
                 continue
             try:
-                rgb = self._loader(self.folder / name, self.thumb_w, self.thumb_h * 2)
-                strips = [list(st) for st in halfblock.render(rgb)] if rgb is not None else None
+                thumb = self._make_thumb(name, key, bg)
             except Exception:  # noqa: BLE001 - an unreadable face shows a cross, the rest go on
-                strips = None
-            if strips is None:
-                strips = [list(st) for st in halfblock.blank(self.thumb_w, self.thumb_h,
-                                                             Style(color="red", bgcolor="#200000"), "╳")]
-            batch[name] = strips
+                thumb = Thumb([list(st) for st in halfblock.blank(tw, th, Style(color="red", bgcolor="#200000"), "╳")])
+            batch[name] = thumb
             now = time.monotonic()
             done += 1
             # The visible ones go out together (one redraw), the prefetch in large batches.
             if done == n_first or (done > n_first and len(batch) >= 64) or (done < n_first and now - last > 0.1):
-                self.post_message(self.ThumbsReady(batch))
+                self.post_message(self.ThumbsReady(batch, key))
                 batch, last = {}, now
         if batch and not worker.is_cancelled:
-            self.post_message(self.ThumbsReady(batch))
+            self.post_message(self.ThumbsReady(batch, key))
 
     def on_face_grid_thumbs_ready(self, msg: "FaceGrid.ThumbsReady") -> None:
-        for name, strips in msg.batch.items():
-            self._cache[name] = strips
-            self._cache.move_to_end(name)
+        if msg.key != self._geometry_key():
+            return  # decoded for another size or mode
+        sends = []
+        g = self.graphics
+        for name, thumb in msg.batch.items():
+            if thumb.png is not None:  # kitty: transmit now, then it is placeholder text
+                thumb.image_id = termgfx.new_image_id()
+                sends.append(termgfx.kitty_transmit(thumb.image_id, thumb.png, self.thumb_w, self.thumb_h, tmux=g.tmux))
+                thumb.png = None
+                style = termgfx.kitty_style(thumb.image_id)
+                thumb.rows = [[Segment(t, style)] for t in termgfx.kitty_rows(thumb.image_id, self.thumb_w, self.thumb_h)]
+            old = self._cache.pop(name, None)
+            if old is not None:
+                self._free([old])
+            self._cache[name] = thumb
+        if sends:
+            termgfx.write(self.app, "".join(sends))
+            self.kitty_sends += len(sends)
         self.decoded += len(msg.batch)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        limit = self.cache_size if g.mode == "halfblock" else min(self.cache_size, 600)
+        evicted = []
+        while len(self._cache) > limit:
+            evicted.append(self._cache.popitem(last=False)[1])
+        self._free(evicted)
         vis = self.visible_range()
         rows = sorted({i // self._cols for i in vis if self.names[i] in msg.batch})
         if rows:
@@ -353,8 +501,63 @@ class FaceGrid(ScrollView, can_focus=True):
 
     # -- cursor and selection -------------------------------------------------------------------
     def _refresh_index(self, index: int) -> None:
+        """Repaint one face's borders and name bar (what the cursor and the selection change), not its picture."""
         if 0 <= index < len(self.names):
-            self.refresh(self.row_region(index).translate(-self.scroll_offset))
+            self.refresh(*[r.translate(-self.scroll_offset) for r in self.frame_regions(index)])
+
+    def frame_regions(self, index: int) -> list[Region]:
+        col, row = index % self._cols, index // self._cols
+        x, y = col * self.cell_w, row * self.cell_h
+        return [Region(x, y, 1, self.cell_h), Region(x + self.cell_w - 1, y, 1, self.cell_h),
+                Region(x + 1, y + self.thumb_h, self.thumb_w, 1)]
+
+    def image_region(self, index: int) -> Region:
+        """Where face ``index``'s picture is on the screen now."""
+        area = self.content_region
+        sx, sy = self.scroll_offset
+        col, row = index % self._cols, index // self._cols
+        return Region(area.x + col * self.cell_w + 1 - int(sx), area.y + row * self.cell_h - int(sy),
+                      self.thumb_w, self.thumb_h)
+
+    # -- Sixel thumbnails: painted after a frame that rewrote their cells ---------------------------
+    def _painted(self, regions: list[Region]) -> None:
+        if self.graphics.mode != "sixel" or not self.names:
+            return
+        try:
+            area = self.content_region
+        except Exception:  # noqa: BLE001
+            return
+        due = self._sixel_due
+        for i in self.visible_range():
+            r = self.image_region(i)
+            if area.contains_region(r) and any(g.overlaps(r) for g in regions):
+                t = self._cache.get(self.names[i])
+                if t is not None and t.sixel:
+                    due.add(i)
+        if due and not self._sixel_pending:
+            self._sixel_pending = True
+            self.call_after_refresh(self._paint_sixels)
+
+    def _paint_sixels(self) -> None:
+        self._sixel_pending = False
+        due, self._sixel_due = self._sixel_due, set()
+        try:
+            if self.screen is not self.app.screen:
+                return
+            area = self.content_region
+        except Exception:  # noqa: BLE001
+            return
+        out = []
+        for i in sorted(due):
+            if i >= len(self.names):
+                continue
+            t = self._cache.get(self.names[i])
+            r = self.image_region(i)
+            if t is not None and t.sixel and area.contains_region(r):
+                out.append(termgfx.sixel_at(t.sixel, r.x, r.y))
+        if out:
+            termgfx.write(self.app, "".join(out))
+            self.sixel_paints += len(out)
 
     def _scroll_to_cursor(self) -> None:
         if self.names:
@@ -458,12 +661,19 @@ class FaceGrid(ScrollView, can_focus=True):
 
 
 def load_thumb_rgb(face: Path, width: int, height: int) -> Any:
-    """A face's thumbnail as RGB ``height x width`` (from ``.thumbs/``, made from the face if missing)."""
+    """A face's thumbnail as RGB ``height x width``: from ``.thumbs/`` (64 px, made from the face if missing)
+    up to that size, from the face itself (decoded at 1/2, 1/4 or 1/8 when that is enough) above it."""
     import cv2
 
-    from ...faces.thumbs import load_thumbnail
+    from ...faces.thumbs import THUMB_SIZE, load_thumbnail
 
-    img = load_thumbnail(face)
+    img = None
+    if max(width, height) > THUMB_SIZE:
+        img = cv2.imread(str(face), cv2.IMREAD_REDUCED_COLOR_2 if max(width, height) <= 128 else cv2.IMREAD_COLOR)
+        if img is not None and max(img.shape[:2]) < max(width, height):
+            img = cv2.imread(str(face), cv2.IMREAD_COLOR)
+    if img is None:
+        img = load_thumbnail(face)
     if img is None:
         return None
     if img.shape[1] != width or img.shape[0] != height:

@@ -6,6 +6,8 @@ session's graphics (kitty, Sixel or half-blocks; see ``termgfx``), or a centred 
   swaps the result in. The same ``key`` again does nothing.
 * ``set_strips(strips)``: pre-rendered half-block lines (the old PixelView API).
 * ``set_message(text)``: no picture, a centred message.
+* ``columns=[...]`` (with ``set_image``): captions over the picture's columns, on the line above it
+  (the training preview's "src | src→src | dst | dst→dst | src→dst").
 * ``pixel_box()``: how many pixels the widget can show now (callers render at that size).
 
 Nothing is re-sent that did not change: kitty pictures are transmitted once under an id
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.geometry import Region
 from textual.message import Message
@@ -171,6 +174,7 @@ class Picture(Widget):
         self._legacy: list[Strip] = []  # set_strips (half-block lines rendered by the caller)
         self._kitty: OrderedDict[tuple, tuple[int, int, int]] = OrderedDict()  # (version-key) -> (id, cols, rows)
         self._sixel_due = False
+        self.columns: list[str] = []
         self.sixel_sends = 0  # how many times a Sixel was painted (tests, bench)
         self.kitty_sends = 0
 
@@ -192,14 +196,19 @@ class Picture(Widget):
         return cols * g.cell_w, rows * g.cell_h
 
     def _box(self) -> tuple[int, int]:
-        return max(1, self.size.width), max(1, self.size.height)
+        caption = 1 if self.columns and self.size.height > 2 else 0
+        return max(1, self.size.width), max(1, self.size.height - caption)
 
     # -- content -----------------------------------------------------------------------------
-    def set_image(self, rgb: Any, *, key: Any = None) -> None:
+    def set_image(self, rgb: Any, *, key: Any = None, columns: list[str] | None = None) -> None:
         """Show ``rgb``; a repeated non-None ``key`` is a no-op (nothing re-encoded or re-sent)."""
         if rgb is None:
             self.set_message(self.message)
             return
+        columns = list(columns or [])
+        if columns != self.columns:
+            self.columns = columns
+            self.refresh()
         if key is not None and key == self._src_key and self._src is not None:
             return
         self._version += 1
@@ -217,6 +226,7 @@ class Picture(Widget):
     def set_message(self, text: str) -> None:
         if self._src is None and self._drawn is None and not self._legacy and text == self.message:
             return  # shown already: a poll that found nothing new sends nothing
+        self.columns = []
         self._src, self._src_key = None, None
         self._drawn = None
         self._legacy = []
@@ -334,7 +344,24 @@ class Picture(Widget):
 
     # -- drawing --------------------------------------------------------------------------------
     def _image_origin(self, cols: int, rows: int) -> tuple[int, int]:
-        return max(0, (self.size.width - cols) // 2), max(0, (self.size.height - rows) // 2)
+        """Top-left cell of a cols x rows picture (centred; below the caption line when there is one)."""
+        _w, h = self._box()
+        top = self.size.height - h
+        return max(0, (self.size.width - cols) // 2), top + max(0, (h - rows) // 2)
+
+    def _caption_line(self, cols: int) -> Strip:
+        """The column captions spread over the picture's ``cols`` cells (cut to fit)."""
+        width = self.size.width
+        base = self.rich_style
+        n = len(self.columns)
+        left = max(0, (width - cols) // 2)
+        segs = [Segment(" " * left, base)] if left else []
+        dim = base + Style(bold=True)
+        for j, text in enumerate(self.columns):
+            a, b = round(j * cols / n), round((j + 1) * cols / n)
+            slot = max(0, b - a)
+            segs.append(Segment(text[:max(0, slot - 1)].center(slot), dim))
+        return Strip(segs).extend_cell_length(width, base).crop(0, width)
 
     def _painted(self, regions: list[Region]) -> None:
         """A frame wrote ``regions`` (screen coordinates): paint the Sixel again if they cover it."""
@@ -373,6 +400,9 @@ class Picture(Widget):
         strips: list[Strip]
         if d is not None:
             if d.mode == "sixel":
+                _x0, top = self._image_origin(d.cols, d.rows)
+                if self.columns and y == top - 1:
+                    return self._caption_line(d.cols)
                 return Strip.blank(width, base)
             strips = d.strips
         else:
@@ -383,7 +413,10 @@ class Picture(Widget):
             if first <= y < first + len(lines):
                 return Strip([Segment(lines[y - first][:width].center(width), base)])
             return Strip.blank(width, base)
-        top = max(0, (self.size.height - len(strips)) // 2)
+        cols = max((st.cell_length for st in strips), default=0)
+        _x0, top = self._image_origin(cols, len(strips))
+        if self.columns and y == top - 1:
+            return self._caption_line(cols)
         i = y - top
         if i < 0 or i >= len(strips):
             return Strip.blank(width, base)
