@@ -107,7 +107,8 @@ class ReviewScreen(Screen):
     ReviewScreen #review-title { height: 1; padding: 0 1; background: $panel; }
     ReviewScreen #review-body { height: 1fr; }
     ReviewScreen FaceGrid { width: 1fr; height: 1fr; }
-    ReviewScreen #review-side { width: 42; height: 1fr; border-left: solid $panel; padding: 0 1; }
+    ReviewScreen #review-side { width: 34%; min-width: 42; max-width: 90; height: 1fr; border-left: solid $panel;
+                                padding: 0 1; }
     ReviewScreen #review-side.-hidden { display: none; }
     ReviewScreen #review-info { height: 7; color: $text-muted; }
     ReviewScreen #review-status { height: 1; padding: 0 1; background: $boost; }

@@ -211,6 +211,7 @@ class TrainMonitorScreen(Screen):
     HELP_TITLE = "Training monitor"
 
     BINDINGS = [
+        Binding("escape", "back", "Back", id="train.back"),
         Binding("s", "save", "Save", id="train.save"),
         Binding("b", "backup", "Backup", id="train.backup"),
         Binding("p", "preview", "Preview", id="train.preview"),
@@ -221,7 +222,6 @@ class TrainMonitorScreen(Screen):
         Binding("t", "stop", "Stop", id="train.stop"),
         Binding("m", "next_model", "Model", id="train.model", show=False),
         Binding("o", "options", "Options", id="train.options"),
-        Binding("escape", "back", "Back", id="train.back"),
     ]
 
     DEFAULT_CSS = """

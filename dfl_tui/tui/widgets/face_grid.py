@@ -488,12 +488,16 @@ class FaceGrid(ScrollView, can_focus=True):
         while len(self._cache) > limit:
             evicted.append(self._cache.popitem(last=False)[1])
         self._free(evicted)
-        vis = self.visible_range()
-        rows = sorted({i // self._cols for i in vis if self.names[i] in msg.batch})
-        if rows:
-            top = rows[0] * self.cell_h - int(self.scroll_offset.y)
-            height = (rows[-1] - rows[0] + 1) * self.cell_h
-            self.refresh(Region(0, max(0, top), self.size.width, height))
+        # Repaint only the new pictures' cells: a Sixel neighbour must not be painted again for them.
+        sx, sy = self.scroll_offset
+        regions = []
+        for i in self.visible_range():
+            if self.names[i] in msg.batch:
+                col, row = i % self._cols, i // self._cols
+                regions.append(Region(col * self.cell_w + 1 - int(sx), row * self.cell_h - int(sy),
+                                      self.thumb_w, self.thumb_h))
+        if regions:
+            self.refresh(*regions)
 
     def missing_visible(self) -> int:
         """How many visible faces still show a placeholder (tests and the benchmark wait on 0)."""

@@ -361,16 +361,22 @@ def encode_sixel(rgb: Any, colors: int = 255) -> str:
     for i in range(n):
         r, g, b = pal[3 * i:3 * i + 3] if 3 * i + 2 < len(pal) else (0, 0, 0)
         out.append(f"#{i};2;{r * 100 // 255};{g * 100 // 255};{b * 100 // 255}")
-    weights = (1 << np.arange(6, dtype=np.uint16))[:, None]
+    # One band of six rows at a time: the sixel bits of every colour at once (one scatter per row),
+    # then a string per colour present (numpy does the work; Python only joins and run-length codes).
+    xs = np.arange(w)
+    bits = np.zeros((max(n, 1), w), np.uint8)
     for top in range(0, h, 6):
         band = idx[top:top + 6]
-        wts = weights[:band.shape[0]]
+        bits.fill(0)
+        for r in range(band.shape[0]):
+            bits[band[r], xs] |= np.uint8(1 << r)
+        present = np.flatnonzero(bits.any(axis=1))
+        raw = (bits[present] + 63).tobytes()
         parts = []
-        for c in np.unique(band):
-            bits = ((band == c) * wts).sum(0, dtype=np.uint16) + 63
-            s = bits.astype(np.uint8).tobytes().decode("ascii").rstrip("?")
-            if s:
-                parts.append(f"#{int(c)}{_rle(s)}")
+        for j, c in enumerate(present.tolist()):
+            row = raw[j * w:(j + 1) * w].decode("ascii").rstrip("?")
+            if row:
+                parts.append(f"#{c}{_rle(row)}")
         out.append("$".join(parts))
         out.append("-")
     out.append(ST)
