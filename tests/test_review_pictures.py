@@ -34,20 +34,24 @@ def sent(app, marker: str) -> int:
 
 
 async def test_kitty_thumbnails_sent_once_and_placed(tmp_path, flat_thumbs):
-    ws = build_ws(tmp_path / "ws", n=12)
+    ws = build_ws(tmp_path / "ws", n=60)
     app = graphics_app(ws, tmp_path, "kitty")
     async with app.run_test(size=(120, 40)) as pilot:
         scr = await open_review(app, pilot)
         g = scr.grid
         assert g.thumb_size == 128 and g.thumb_w == 16 and g.thumb_h == 8  # 128 px on 8x16-pixel cells
+        await wait_for(pilot, lambda: len(g._cache) > len(g.visible_range()), what="the prefetch")
         await pilot.pause()
-        n = sent(app, "\x1b_Ga=t,")
-        assert n >= g.kitty_sends == len([x for x in g.names if x in g._cache]) > 0
+        # only the faces on screen were sent (the prefetched page is sent when it is scrolled to)
+        preview = scr.query_one("#review-preview", Picture)
+        assert g.kitty_sends == len(g.visible_range()) > 0
+        assert sent(app, "\x1b_Ga=t,") == g.kitty_sends + preview.kitty_sends
         line = g.render_line(1)
         assert termgfx.PLACEHOLDER in line.text
+        sends = g.kitty_sends
         await pilot.press("right", "right", "left")  # the cursor moves: nothing is transmitted again
         await pilot.pause(0.2)
-        assert g.kitty_sends == len(g._cache)
+        assert g.kitty_sends == sends
         # bigger thumbnails: new pictures (and the old ones freed in the terminal), size remembered
         await pilot.press("plus")
         await wait_for(pilot, lambda: g.missing_visible() == 0 and g._cache, what="bigger thumbnails")
@@ -122,3 +126,21 @@ async def test_zoom_and_face_beside_its_source_frame(tmp_path):
         await pilot.press("Z")
         await wait_for(pilot, lambda: isinstance(app.screen, FaceZoomScreen) and app.screen.side_by_side,
                        what="side by side")
+
+
+async def test_graphics_choice_from_the_palette_is_remembered(tmp_path, monkeypatch):
+    from dfl_tui.commands.tui import settle_graphics
+
+    ws = build_ws(tmp_path / "ws", n=2)
+    app = make_app(ws, tmp_path, load_user_config=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.graphics.mode == "halfblock"
+        app.set_graphics("sixel")
+        assert app.graphics.mode == "sixel" and app.ui_state["graphics"] == "sixel"
+        app.save_state()
+    monkeypatch.setenv("DFL_TUI_STATE_DIR", str(app.state_path.parent))
+    env = {"TERM": "xterm-256color"}
+    assert settle_graphics(env, None).mode == "sixel"  # remembered
+    assert settle_graphics(env, "halfblock").mode == "halfblock"  # --graphics wins
+    env = {"TERM": "xterm-256color", "DFL_TUI_GRAPHICS": "kitty"}
+    assert settle_graphics(env, None).mode == "kitty" and env["COLORTERM"] == "truecolor"  # the id is a colour

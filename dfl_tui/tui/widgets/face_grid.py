@@ -258,9 +258,18 @@ class FaceGrid(ScrollView, can_focus=True):
         self.workers.cancel_group(self, "face-grid-thumbs")
         self.refresh()
 
+    def _transmit(self, thumb: Thumb) -> None:
+        """Send a kitty thumbnail the first time it is drawn (prefetched ones cost nothing until shown).
+        Called while Textual renders the frame: the bytes reach the terminal before the frame does."""
+        png, thumb.png = thumb.png, None
+        if png is not None:
+            termgfx.write(self.app, termgfx.kitty_transmit(thumb.image_id, png, self.thumb_w, self.thumb_h,
+                                                           tmux=self.graphics.tmux))
+            self.kitty_sends += 1
+
     def _free(self, thumbs: list[Thumb]) -> None:
         """Delete kitty pictures from the terminal (its memory is limited)."""
-        ids = [t.image_id for t in thumbs if t.image_id]
+        ids = [t.image_id for t in thumbs if t.image_id and t.png is None]
         if ids and self.is_attached:
             tmux = self.graphics.tmux
             termgfx.write(self.app, "".join(termgfx.kitty_delete(i, tmux=tmux) for i in ids))
@@ -357,6 +366,8 @@ class FaceGrid(ScrollView, can_focus=True):
                         placeholder = [Segment(mark, styles["placeholder"]), Segment(" " * (tw - 1), styles["placeholder"])]
                     segs.extend(placeholder)
                 else:
+                    if thumb.png is not None:
+                        self._transmit(thumb)
                     segs.extend(thumb[line])
             else:
                 tag = self.tags.get(name)
@@ -466,22 +477,16 @@ class FaceGrid(ScrollView, can_focus=True):
     def on_face_grid_thumbs_ready(self, msg: "FaceGrid.ThumbsReady") -> None:
         if msg.key != self._geometry_key():
             return  # decoded for another size or mode
-        sends = []
         g = self.graphics
         for name, thumb in msg.batch.items():
-            if thumb.png is not None:  # kitty: transmit now, then it is placeholder text
+            if thumb.png is not None:  # kitty: placeholder text now; the picture is sent when first shown
                 thumb.image_id = termgfx.new_image_id()
-                sends.append(termgfx.kitty_transmit(thumb.image_id, thumb.png, self.thumb_w, self.thumb_h, tmux=g.tmux))
-                thumb.png = None
                 style = termgfx.kitty_style(thumb.image_id)
                 thumb.rows = [[Segment(t, style)] for t in termgfx.kitty_rows(thumb.image_id, self.thumb_w, self.thumb_h)]
             old = self._cache.pop(name, None)
             if old is not None:
                 self._free([old])
             self._cache[name] = thumb
-        if sends:
-            termgfx.write(self.app, "".join(sends))
-            self.kitty_sends += len(sends)
         self.decoded += len(msg.batch)
         limit = self.cache_size if g.mode == "halfblock" else min(self.cache_size, 600)
         evicted = []

@@ -136,6 +136,8 @@ def prepare(rgb: Any, cols: int, rows: int, g: Graphics, key: tuple, *, bg: tupl
     if g.mode == "kitty":
         c_cols, c_rows = min(c_cols, termgfx.KITTY_MAX_CELLS), min(c_rows, termgfx.KITTY_MAX_CELLS)
         pw, ph = fit(w, h, c_cols * cw, c_rows * ch)
+        if pw > w or ph > h:  # the terminal scales it up: no need to send more pixels than there are
+            pw, ph = w, h
         png = termgfx.encode_png(resize_rgb(a, pw, ph)) if kitty_id == 0 else None
         return Drawn(key, "kitty", c_cols, c_rows, png=png, image_id=kitty_id)
     # sixel: a canvas of exactly c_cols x c_rows cells, the picture centred on the background
