@@ -189,3 +189,38 @@ async def test_picture_fits_pixels_of_the_mode():
         assert (w, h) == (pic.size.width * 8, pic.size.height * 16)
         app.graphics = Graphics("halfblock", "halfblock")
         assert pic.pixel_box() == (pic.size.width, pic.size.height * 2)
+
+
+class CanvasApp(PicApp):
+    def compose(self) -> ComposeResult:
+        from dfl_tui.tui.widgets.image_canvas import ImageCanvas
+
+        yield ImageCanvas(id="canvas")
+
+
+@pytest.mark.parametrize("mode", ["kitty", "sixel", "halfblock"])
+async def test_xseg_canvas_is_the_picture_widget(mode):
+    """The XSeg editor's / manual extraction's canvas draws with the session's graphics and maps the
+    mouse through the terminal's pixels (half-blocks: 1 x 2 per cell, kitty/Sixel: cell_w x cell_h)."""
+    app = CanvasApp(mode)
+    async with app.run_test(size=(40, 12)) as pilot:
+        from dfl_tui.tui.widgets.image_canvas import ImageCanvas
+
+        cv = app.query_one(ImageCanvas)
+        assert isinstance(cv, Picture)
+        cv.set_image(face())
+        await pilot.pause()
+        if mode == "halfblock":
+            assert cv.display_px == (40, 24) and app.graphics_sink == [] and "▀" in frame(app)
+            return
+        assert cv.display_px == (40 * 8, 12 * 16)
+        await wait_for(pilot, lambda: cv.drawn is not None, what="the canvas picture")
+        await pilot.pause()
+        marker = "\x1b_Ga=t," if mode == "kitty" else "\x1bP0;1;0q"
+        assert sum(s.count(marker) for s in app.graphics_sink) == 1
+        # 64x64 fitted into 320x192 display pixels (scale 3, centred): cell (19.5, 5.5) is display
+        # pixel (19.5*8-0.5, 5.5*16-0.5) = (155.5, 87.5), i.e. image ((155.5-159.5)/3+31.5, (87.5-95.5)/3+31.5)
+        x, y = cv.cell_to_image(19.5, 5.5)
+        assert abs(x - (31.5 - 4 / 3)) < 1e-6 and abs(y - (31.5 - 8 / 3)) < 1e-6
+        cv.invalidate()  # an overlay changed: drawn and sent again
+        await wait_for(pilot, lambda: sum(s.count(marker) for s in app.graphics_sink) == 2, what="redraw")

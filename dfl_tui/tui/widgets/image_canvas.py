@@ -15,19 +15,23 @@ import numpy as np
 from textual import events
 from textual.message import Message
 from textual.strip import Strip
-from textual.widget import Widget
 
 from . import halfblock
+from .picture import Picture
 
 BG = (24, 24, 28)  # RGB outside the image
 
 
-class ImageCanvas(Widget, can_focus=True):
-    """An RGB image drawn with half-blocks (1 x 2 pixels per cell), zoomable, mouse in image pixels.
+class ImageCanvas(Picture, can_focus=True):
+    """An RGB image, zoomable, mouse in image pixels: the app's one picture widget
+    (:class:`~dfl_tui.tui.widgets.picture.Picture`) with a view and overlays.
 
-    The view is ``scale`` display pixels per image pixel around image point ``center``.
-    ``draw`` (set by the screen) paints overlays on the display-sized RGB array with the
-    image -> display matrix, so lines stay one display pixel wide at any zoom.
+    The view is ``scale`` display pixels per image pixel around image point ``center``; display
+    pixels are half-blocks (1 x 2 per cell, built here, synchronously) or, with kitty / Sixel
+    graphics, the terminal's own pixels (``cell_w`` x ``cell_h`` per cell; the view is built here and
+    the Picture encodes and sends it). ``draw`` (set by the screen) paints overlays on the
+    display-sized RGB array with the image -> display matrix, so lines stay one display pixel wide
+    at any zoom.
     """
 
     DEFAULT_CSS = "ImageCanvas { width: 1fr; height: 1fr; }"
@@ -43,7 +47,8 @@ class ImageCanvas(Widget, can_focus=True):
             self.button, self.ctrl, self.shift, self.delta = button, ctrl, shift, delta
 
     def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
+        super().__init__("", **kw)
+        self._cv_version = 0
         self.image: np.ndarray | None = None  # RGB uint8
         self.scale = 1.0
         self.center = (0.0, 0.0)
@@ -54,9 +59,16 @@ class ImageCanvas(Widget, can_focus=True):
 
     # -- geometry ------------------------------------------------------------------------------
     @property
+    def halfblocks(self) -> bool:
+        return self.graphics.mode == "halfblock"
+
+    @property
     def display_px(self) -> tuple[int, int]:
         """(width, height) of the view in display pixels."""
-        return max(1, self.size.width), max(2, self.size.height * 2)
+        if self.halfblocks:
+            return max(1, self.size.width), max(2, self.size.height * 2)
+        g = self.graphics
+        return max(1, self.size.width * g.cell_w), max(2, self.size.height * g.cell_h)
 
     def matrix(self) -> np.ndarray:
         """2 x 3 image -> display pixels (pixel centres at integers, as OpenCV)."""
@@ -78,7 +90,10 @@ class ImageCanvas(Widget, can_focus=True):
         """A pointer position in cells (fractions when the terminal reports pixels) -> image pixel."""
         fx = cx + 0.5 if float(cx).is_integer() else cx
         fy = cy + 0.5 if float(cy).is_integer() else cy
-        return self.to_image(fx - 0.5, fy * 2 - 0.5)
+        if self.halfblocks:
+            return self.to_image(fx - 0.5, fy * 2 - 0.5)
+        g = self.graphics
+        return self.to_image(fx * g.cell_w - 0.5, fy * g.cell_h - 0.5)
 
     def fit_scale(self) -> float:
         if self.image is None:
@@ -122,7 +137,7 @@ class ImageCanvas(Widget, can_focus=True):
         self.pan_to(x, y)
 
     # -- content -------------------------------------------------------------------------------
-    def set_image(self, rgb: np.ndarray | None, fit: bool = True) -> None:
+    def set_image(self, rgb: np.ndarray | None, fit: bool = True, **_: Any) -> None:  # type: ignore[override]
         self.image = rgb
         if fit:
             self.fit()
@@ -130,12 +145,30 @@ class ImageCanvas(Widget, can_focus=True):
 
     def invalidate(self) -> None:
         self._cv_strips = None
+        if not self.halfblocks and self.is_mounted:
+            # kitty / Sixel: the view at the terminal's pixels, encoded and sent by the Picture
+            if self.image is None or self.size.width < 1:
+                Picture.set_message(self, "")
+            else:
+                self._cv_version += 1
+                Picture.set_image(self, self._view(), key=("canvas", self._cv_version))
+            return
         self.refresh()
+
+    def graphics_changed(self) -> None:
+        self.fit()
+        Picture.graphics_changed(self)
+        self.invalidate()
 
     def _build(self) -> list[Strip]:
         w, h = self.display_px
         if self.image is None:
             return halfblock.blank(w, h // 2)
+        return halfblock.render(self._view(), quantize=2)
+
+    def _view(self) -> np.ndarray:
+        """The display-sized RGB view of the image with the overlays."""
+        w, h = self.display_px
         m = self.matrix()
         if self.scale < 1.0:
             # warpAffine has no area filter: shrink with one first, then only shift.
@@ -149,9 +182,11 @@ class ImageCanvas(Widget, can_focus=True):
             disp = cv2.warpAffine(self.image, m, (w, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=BG)
         if self.draw is not None:
             self.draw(disp, m)
-        return halfblock.render(disp, quantize=2)
+        return disp
 
     def render_line(self, y: int) -> Strip:
+        if not self.halfblocks:
+            return Picture.render_line(self, y)
         if self._cv_strips is None or self._cv_built != (self.size.width, self.size.height):
             self._cv_built = (self.size.width, self.size.height)
             self._cv_strips = self._build()
