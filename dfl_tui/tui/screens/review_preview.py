@@ -46,7 +46,7 @@ def _scale_to(img: Any, box: tuple[int, int]) -> tuple[Any, float]:
     import cv2
 
     h, w = img.shape[:2]
-    s = min(box[0] / w, box[1] / h)
+    s = min(box[0] / w, box[1] / h, 1.0)  # never more pixels than there are: the Picture scales up for free
     nw, nh = max(1, int(round(w * s))), max(1, int(round(h * s)))
     if (nw, nh) == (w, h):
         return img.copy(), 1.0
