@@ -44,6 +44,8 @@ KEYS: dict[str, tuple[str | None, str, bytes]] = {
     "merge": ("10", ".", b"."),
 }
 # text the screen writes once it shows its content (then the bench waits for quiet)
+# the start of a picture in each graphics mode's output
+PICTURE_MARK = {"kitty": b"\x1b_G", "sixel": b"\x1bP"}
 READY: dict[str, bytes] = {"home": b"Extract source frames", "review": b"faces", "train": b"iter 3000",
                            "merge": b"merged in"}
 REVIEW_FACES = 1000
@@ -394,6 +396,8 @@ def measure(root: Path, screen: str, mode: str, *, cols: int, rows: int, idle_s:
         run.start()
         t0 = time.monotonic()
         res["ready"] = run.wait_for(READY[screen], startup_timeout)
+        if screen in ("train", "merge") and mode in PICTURE_MARK:  # the picture is encoded in a thread: wait for it
+            run.wait_for(PICTURE_MARK[mode], max(5.0, startup_timeout - (time.monotonic() - t0)))
         settled = run.settle(quiet=3.0, timeout=max(5.0, startup_timeout - (time.monotonic() - t0)))
         res["startup_bytes"] = run.count()
         res["settled"] = settled
@@ -411,7 +415,7 @@ def measure(root: Path, screen: str, mode: str, *, cols: int, rows: int, idle_s:
             c0, t0 = run.count(), time.monotonic()
             run.send(key_bytes)
             time.sleep(0.3)
-            run.settle(quiet=1.0, timeout=15.0)
+            run.settle(quiet=3.0, timeout=30.0)  # pictures are encoded in a thread: give them time
             spent = time.monotonic() - t0
             per_key.append(max(0.0, (run.count() - c0) - idle * spent))
         res["key_bytes"] = round(sum(per_key) / max(1, len(per_key)))
