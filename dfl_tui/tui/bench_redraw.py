@@ -413,9 +413,15 @@ def measure(root: Path, screen: str, mode: str, *, cols: int, rows: int, idle_s:
         per_key = []
         for _ in range(keys):
             c0, t0 = run.count(), time.monotonic()
+            mark = PICTURE_MARK.get(mode) if screen in ("train", "merge") else None
+            marks = run.output().count(mark) if mark else 0
             run.send(key_bytes)
             time.sleep(0.3)
-            run.settle(quiet=3.0, timeout=30.0)  # pictures are encoded in a thread: give them time
+            if mark:  # the key shows another picture, encoded in a thread: wait for it to go out
+                t1 = time.monotonic()
+                while run.output().count(mark) <= marks and time.monotonic() - t1 < 30 and run.alive():
+                    time.sleep(0.1)
+            run.settle(quiet=2.0, timeout=30.0)
             spent = time.monotonic() - t0
             per_key.append(max(0.0, (run.count() - c0) - idle * spent))
         res["key_bytes"] = round(sum(per_key) / max(1, len(per_key)))
