@@ -35,6 +35,9 @@ def test_job_runs_in_its_own_process_and_reports(tmp_path):
     assert st["pid"] != os.getpid()
     assert st["result"] == {"counted": 12}
     assert st["progress"]["done"] == 12 and st["progress"]["counts"] == {"even": 6}
+    # status.json turns final just before the closing "state" event is appended: give it a moment
+    assert _wait_for(lambda: [e["type"] for e in run.read_events()[0]][-1:] == ["state"] and
+                     len([e for e in run.read_events()[0] if e["type"] == "state"]) >= 2)
     events, _ = run.read_events()
     kinds = [e["type"] for e in events]
     assert kinds[0] == "state" and "stage" in kinds and "progress" in kinds and kinds[-1] == "state"
