@@ -220,36 +220,11 @@ def make_home(root: Path) -> None:
 
 def make_review(root: Path, n: int = REVIEW_FACES) -> None:
     """``n`` aligned source faces with flat generated thumbnails (as ``bench review`` uses, flat colours)."""
-    import cv2
-    import numpy as np
-
-    from ..faces.dflimg import FaceMeta, encode_face
-    from ..faces.landmarks import align_face, get_rect_from_landmarks
-    from ..workspace import THUMBS_DIR, Workspace
+    from ..faceset.synthetic import make_set
+    from ..workspace import Workspace
 
     ws = Workspace.open(root).ensure()
-    folder = ws.aligned("src")
-    (folder / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
-    frame, lm = _frame(512)
-    face, mat, aligned = align_face(frame, lm, 64, "whole_face")
-    variants = []
-    for v in range(24):
-        colour = np.array([(v * 37) % 200 + 40, (v * 71) % 200 + 40, (v * 113) % 200 + 40], np.uint8)
-        img = np.empty_like(face)
-        img[:] = colour
-        img[16:48, 16:48] = 255 - colour
-        meta = FaceMeta(face_type="whole_face", landmarks=aligned, source_filename=f"{v:05d}.png",
-                        source_rect=get_rect_from_landmarks(lm), source_landmarks=lm, image_to_face_mat=mat)
-        ok, thumb = cv2.imencode(".jpg", img, [int(cv2.IMWRITE_JPEG_QUALITY), 85])
-        variants.append((encode_face(img, meta, ".jpg", 90), thumb.tobytes()))
-    for i in range(n):
-        face_bytes, thumb_bytes = variants[i % len(variants)]
-        name = f"{i:06d}_0"
-        (folder / f"{name}.jpg").write_bytes(face_bytes)
-        (folder / THUMBS_DIR / f"{name}.jpg").write_bytes(thumb_bytes)
-    now = time.time() + 5  # thumbnails must not look older than their faces
-    for e in os.scandir(folder / THUMBS_DIR):
-        os.utime(e.path, (now, now))
+    make_set(ws.aligned("src"), n, 64, flat=True, source=_frame(512))
 
 
 def make_train(root: Path, name: str = "bench", iterations: int = 3000) -> None:
