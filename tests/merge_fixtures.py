@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dfl_tui.jobs.context import Reporter
+
 from faces_data import astronaut_bgr, template_landmarks
 
 FRAME = 256
@@ -158,3 +160,15 @@ def save_tiny_xseg(ws, resolution: int = 64, base_ch: int = 4, bias: float = 3.0
                         "options": {"face_type": "whole_face", "resolution": resolution, "base_ch": base_ch}})
     save_checkpoint(mdir, {"XSeg": net.state_dict()}, iteration=1, model="XSeg")
     return mdir
+
+
+class Recorder(Reporter):
+    """A job reporter that keeps the warnings and log lines, for assertions."""
+
+    def __init__(self, ws):
+        super().__init__(ws)
+        self.warnings: list[str] = []
+        self.logs: list[str] = []
+
+    def log(self, message, level="info"):
+        (self.warnings if level == "warning" else self.logs).append(message)

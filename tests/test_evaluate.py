@@ -14,22 +14,11 @@ from dfl_tui.evaluate import metrics as M
 from dfl_tui.evaluate.options import KEYS, EvaluateOptions
 from dfl_tui.evaluate.report import verdict_lines
 from dfl_tui.evaluate.run import run_evaluate, spread
-from dfl_tui.jobs.context import Reporter
 from dfl_tui.merge.batch import run_merge
 from dfl_tui.merge.options import MergeOptions
 from dfl_tui.options import validate
 from eval_fixtures import FixedFacePredictor, NoLandmarks, constant_embedder, make_jittered_dst
-from merge_fixtures import ShiftPredictor, make_dst
-
-
-class Recorder(Reporter):
-    def __init__(self, ws):
-        super().__init__(ws)
-        self.warnings: list[str] = []
-        self.logs: list[str] = []
-
-    def log(self, message, level="info"):
-        (self.warnings if level == "warning" else self.logs).append(message)
+from merge_fixtures import Recorder, ShiftPredictor, make_dst
 
 
 def evaluate(ws, **kw):

@@ -14,17 +14,7 @@ from dfl_tui.merge.session import MergeSession
 from dfl_tui.options import validate
 from dfl_tui.provenance import metadata as md
 from dfl_tui.provenance import watermark as wm
-from merge_fixtures import ShiftPredictor, make_dst
-
-
-class Recorder(Reporter):
-    def __init__(self, ws):
-        super().__init__(ws)
-        self.warnings: list[str] = []
-        self.logs: list[str] = []
-
-    def log(self, message, level="info"):
-        (self.warnings if level == "warning" else self.logs).append(message)
+from merge_fixtures import Recorder, ShiftPredictor, make_dst
 
 
 def merge(info, predictor=None, **kw):

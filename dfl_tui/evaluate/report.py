@@ -34,6 +34,31 @@ def _fmt(v: float | None, digits: int = 3) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+#: the figures graded by LIMITS: key, label, digits, unit, verdict per grade
+_GRADED: tuple[tuple[str, str, int, str, dict[str, str]], ...] = (
+    ("pose_error_deg", "pose", 1, " deg  ", {
+        "good": "good: the swapped face looks where the dst head looks",
+        "fair": "fair: the head pose drifts a little from the dst's",
+        "poor": "poor: the swapped face turns away from the dst head (more training, or src faces at these angles)",
+        "n/a": "not measured (no landmarks found on the merged faces)"}),
+    ("landmark_error", "landmarks", 4, "", {
+        "good": "good: eyes, brows and mouth follow the dst face",
+        "fair": "fair: the expression follows the dst roughly",
+        "poor": "poor: the expression or mouth differs from the dst face",
+        "n/a": "not measured"}),
+    ("outside_ssim", "outside SSIM", 4, "", {
+        "good": "good: nothing outside the face changed",
+        "fair": "fair: the frame changed a little outside the face (denoise/degrade settings, a wide mask blur?)",
+        "poor": "poor: the frame changed outside the face mask: check the merge settings",
+        "n/a": "not measured"}),
+    ("flicker", "flicker", 2, "", {
+        "good": "good: the face changes from frame to frame about as much as the original",
+        "fair": "fair: some shimmer (try merge --smooth 75, more training)",
+        "poor": "poor: the face flickers (merge --smooth 100, more training, a steadier mask)",
+        "n/a": "not measured ({pairs} frame pairs with a face)"}),
+)
+
+
 def verdict_lines(card: dict[str, Any]) -> list[str]:
     """One line per figure: name, value, verdict."""
     c = card.get("counts") or {}
@@ -51,34 +76,12 @@ def verdict_lines(card: dict[str, Any]) -> list[str]:
         else:
             v = "poor: the swapped face still looks like the dst person (train longer, check the src set)"
         lines.append(f"identity        src {_fmt(src)} / dst {_fmt(dst)}   {v}")
-    pose = card.get("pose_error_deg")
-    g = grade("pose_error_deg", pose)
-    lines.append(f"pose            {_fmt(pose, 1):>6} deg  " + {
-        "good": "good: the swapped face looks where the dst head looks",
-        "fair": "fair: the head pose drifts a little from the dst's",
-        "poor": "poor: the swapped face turns away from the dst head (more training, or src faces at these angles)",
-        "n/a": "not measured (no landmarks found on the merged faces)"}[g])
-    lm = card.get("landmark_error")
-    g = grade("landmark_error", lm)
-    lines.append(f"landmarks       {_fmt(lm, 4):>6}      " + {
-        "good": "good: eyes, brows and mouth follow the dst face",
-        "fair": "fair: the expression follows the dst roughly",
-        "poor": "poor: the expression or mouth differs from the dst face",
-        "n/a": "not measured"}[g])
-    ss = card.get("outside_ssim")
-    g = grade("outside_ssim", ss)
-    lines.append(f"outside SSIM    {_fmt(ss, 4):>6}      " + {
-        "good": "good: nothing outside the face changed",
-        "fair": "fair: the frame changed a little outside the face (denoise/degrade settings, a wide mask blur?)",
-        "poor": "poor: the frame changed outside the face mask: check the merge settings",
-        "n/a": "not measured"}[g])
-    fl = card.get("flicker")
-    g = grade("flicker", fl)
-    lines.append(f"flicker         {_fmt(fl, 2):>6}      " + {
-        "good": "good: the face changes from frame to frame about as much as the original",
-        "fair": "fair: some shimmer (try merge --smooth 75, more training)",
-        "poor": "poor: the face flickers (merge --smooth 100, more training, a steadier mask)",
-        "n/a": f"not measured ({c.get('flicker_pairs', 0)} frame pairs with a face)"}[g])
+    for key, label, digits, unit, words in _GRADED:
+        value = card.get(key)
+        text = words[grade(key, value)]
+        if key == "flicker":
+            text = text.format(pairs=c.get("flicker_pairs", 0))
+        lines.append(f"{label:<16}{_fmt(value, digits):>6}{unit:<6}" + text)
     ms = card.get("marked_share")
     if ms is None:
         lines.append("marked          n/a")
