@@ -29,7 +29,7 @@ from textual.theme import Theme
 
 from .. import workflow
 from ..workspace import Workspace
-from . import config, registry
+from . import config, quiet, registry
 from .commands import DflCommands
 from .keymap import KeymapError, keymap_path, load_keymap
 from .themes import DEFAULT_THEME, LIGHT_THEME, TAG_CSS, TAG_DEFAULTS, load_themes
@@ -82,6 +82,7 @@ class DflApp(App[int]):
         graphics: Any = None,
     ) -> None:
         super().__init__()
+        quiet.install_span_crop()
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
         self.workspace_label = workspace_label(self.workspace.root)
         self.watch = watch
