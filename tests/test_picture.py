@@ -224,3 +224,59 @@ async def test_xseg_canvas_is_the_picture_widget(mode):
         assert abs(x - (31.5 - 4 / 3)) < 1e-6 and abs(y - (31.5 - 8 / 3)) < 1e-6
         cv.invalidate()  # an overlay changed: drawn and sent again
         await wait_for(pilot, lambda: sum(s.count(marker) for s in app.graphics_sink) == 2, what="redraw")
+
+
+async def test_canvas_half_blocks_repaint_only_the_cells_an_overlay_changed():
+    """An XSeg point or the cursor moving repaints the few cells it touched, not the picture
+    (over SSH: bytes instead of a whole half-block view); what is shown equals a full rebuild."""
+    from dfl_tui.tui.widgets import halfblock
+    from dfl_tui.tui.widgets.image_canvas import ImageCanvas
+
+    app = CanvasApp("halfblock")
+    async with app.run_test(size=(40, 12)) as pilot:
+        cv = app.query_one(ImageCanvas)
+        dot = {"at": None}
+
+        def draw(disp, m):
+            if dot["at"] is not None:
+                x, y = dot["at"]
+                disp[y, x] = (255, 0, 255)
+
+        cv.draw = draw
+        cv.set_image(face())
+        await pilot.pause()
+        assert "▀" in frame(app) and cv._cv_packed is not None
+        seen: list[tuple] = []
+        real = cv.refresh
+
+        def spy(*regions, **kw):
+            seen.append(regions)
+            return real(*regions, **kw)
+
+        cv.refresh = spy
+        for at in ((10, 7), (30, 20), None):
+            seen.clear()
+            dot["at"] = at
+            cv.invalidate()
+            cv.invalidate()  # twice in one event: rebuilt once
+            await pilot.pause()
+            assert len(seen) == 1
+            regions = seen[0]
+            assert regions and all(r.height == 1 for r in regions)
+            assert sum(r.area for r in regions) <= 2  # the old and/or the new dot's cell
+            assert cv._cv_strips == halfblock.render(cv._view(), quantize=2)  # the same as a full rebuild
+        # nothing changed: nothing repainted
+        seen.clear()
+        cv.invalidate()
+        await pilot.pause()
+        assert seen == []
+        # a zoom changes (nearly) every cell: every line repainted, still equal to a full rebuild
+        cv.zoom(2.0)
+        await pilot.pause()
+        assert len(seen) == 1 and {r.y for r in seen[0]} == set(range(12))
+        assert cv._cv_strips == halfblock.render(cv._view(), quantize=2)
+        # a new size: built again from scratch
+        seen.clear()
+        await pilot.resize_terminal(30, 10)
+        await pilot.pause()
+        assert cv._cv_strips == halfblock.render(cv._view(), quantize=2) and "▀" in frame(app)

@@ -61,15 +61,25 @@ def pack_rgb(rgb: Any, quantize: int = 3) -> Any:
 
 def render(rgb: Any, quantize: int = 3) -> list[Strip]:
     """Strips of an RGB image (H rows become H/2 lines; an odd last row gets a black lower half)."""
+    return render_packed(pack_rgb(rgb, quantize))
+
+
+def _even(packed: Any) -> Any:
     import numpy as np
 
-    packed = pack_rgb(rgb, quantize)
-    h, w = packed.shape
-    if h % 2:
-        packed = np.vstack([packed, np.zeros((1, w), packed.dtype)])
-        h += 1
-    tops = packed[0::2].tolist()
-    bottoms = packed[1::2].tolist()
+    if packed.shape[0] % 2:
+        packed = np.vstack([packed, np.zeros((1, packed.shape[1]), packed.dtype)])
+    return packed
+
+
+def render_packed(packed: Any, rows: Any = None) -> list[Strip]:
+    """Strips of a :func:`pack_rgb` array; only the cell rows in ``rows`` when given (in that order)."""
+    packed = _even(packed)
+    w = packed.shape[1]
+    if rows is None:
+        tops, bottoms = packed[0::2].tolist(), packed[1::2].tolist()
+    else:
+        tops, bottoms = [packed[2 * y].tolist() for y in rows], [packed[2 * y + 1].tolist() for y in rows]
     strips = []
     for top_row, bot_row in zip(tops, bottoms):
         segs = []
@@ -87,6 +97,23 @@ def render(rgb: Any, quantize: int = 3) -> list[Strip]:
             segs.append(Segment(UPPER_HALF * run, run_style))
         strips.append(Strip(segs, w))
     return strips
+
+
+def changed_cells(old: Any, new: Any) -> list[tuple[int, int, int]] | None:
+    """(cell row, first column, end column) of each line whose cells differ between two
+    :func:`pack_rgb` arrays of the same shape; None when the shapes differ (all changed)."""
+    import numpy as np
+
+    if old is None or new is None or old.shape != new.shape:
+        return None
+    a, b = _even(old), _even(new)
+    diff = a != b
+    cells = diff[0::2] | diff[1::2]
+    out = []
+    for y in np.flatnonzero(cells.any(axis=1)):
+        xs = np.flatnonzero(cells[y])
+        out.append((int(y), int(xs[0]), int(xs[-1]) + 1))
+    return out
 
 
 def blank(width: int, height: int, style: Style | None = None, char: str = " ") -> list[Strip]:

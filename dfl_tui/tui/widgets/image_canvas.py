@@ -13,6 +13,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 from textual import events
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 
@@ -54,6 +55,8 @@ class ImageCanvas(Picture, can_focus=True):
         self.center = (0.0, 0.0)
         self.draw: Callable[[np.ndarray, np.ndarray], None] | None = None
         self._cv_strips: list[Strip] | None = None
+        self._cv_packed: np.ndarray | None = None  # the half-block view on screen, as pack_rgb values
+        self._cv_pending = False
         self._cv_drag = False
         self._cv_built = (0, 0)
 
@@ -144,6 +147,12 @@ class ImageCanvas(Picture, can_focus=True):
         self.invalidate()
 
     def invalidate(self) -> None:
+        if self.halfblocks and self.is_mounted and self._cv_strips is not None:
+            # half-blocks: after this event, send only the cells whose colours changed
+            if not self._cv_pending:
+                self._cv_pending = True
+                self.call_later(self._cv_update)
+            return
         self._cv_strips = None
         if not self.halfblocks and self.is_mounted:
             # kitty / Sixel: the view at the terminal's pixels, encoded and sent by the Picture
@@ -163,8 +172,36 @@ class ImageCanvas(Picture, can_focus=True):
     def _build(self) -> list[Strip]:
         w, h = self.display_px
         if self.image is None:
+            self._cv_packed = None
             return halfblock.blank(w, h // 2)
-        return halfblock.render(self._view(), quantize=2)
+        self._cv_packed = halfblock.pack_rgb(self._view(), quantize=2)
+        return halfblock.render_packed(self._cv_packed)
+
+    def _cv_update(self) -> None:
+        """Half-blocks: rebuild the view and repaint only the cells that changed (an XSeg point added
+        repaints a few cells, not the whole picture: over SSH that is bytes instead of 100 KB)."""
+        self._cv_pending = False
+        strips, old = self._cv_strips, self._cv_packed
+        if strips is None or old is None or self.image is None or self._cv_built != (self.size.width, self.size.height):
+            self._cv_strips = None
+            self.refresh()
+            return
+        new = halfblock.pack_rgb(self._view(), quantize=2)
+        spans = halfblock.changed_cells(old, new)
+        if spans is None:
+            self._cv_packed = None
+            self._cv_strips = None
+            self.refresh()
+            return
+        if not spans:
+            return
+        rows = [y for y, _, _ in spans]
+        strips = list(strips)
+        for y, strip in zip(rows, halfblock.render_packed(new, rows)):
+            strips[y] = strip
+        self._cv_strips, self._cv_packed = strips, new
+        top, _, _, left = self.gutter  # refresh regions are in the widget's region, lines in its content
+        self.refresh(*[Region(left + x1, top + y, x2 - x1, 1) for y, x1, x2 in spans])
 
     def _view(self) -> np.ndarray:
         """The display-sized RGB view of the image with the overlays."""
