@@ -172,3 +172,29 @@ def test_merge_loads_a_model_whose_optimizer_is_damaged(model):
         truncate(mdir.checkpoint(which) / "src_dst_opt.safetensors")
     m = ckpt.load_model(ws, "tiny")
     assert m.iteration == 3
+
+
+def test_missing_options_json_without_a_backup_says_where_the_options_are_listed(model):
+    from dfl_tui.train.modeldir import ModelFileError, check_options
+
+    ws, mdir = model
+    assert not list(mdir.backups())
+    mdir.options_path.unlink()
+    mdir.summary_path.write_text("== Model Summary ==\n== ae_dims: 32 ==\n")
+    with pytest.raises(ModelFileError) as e:
+        check_options(mdir)
+    msg = str(e.value)
+    assert str(mdir.options_path) in msg and "no autobackup holds a copy" in msg and "summary.txt" in msg
+    assert "fix it by hand" not in msg
+    mdir.summary_path.unlink()
+    with pytest.raises(ModelFileError) as e:
+        check_options(mdir)
+    assert "summary.txt" not in str(e.value) and "your own backup" in str(e.value)
+
+
+def test_a_skipped_face_is_said_once():
+    from dfl_tui.xseg.apply import _skipped
+
+    assert _skipped("a.jpg: its metadata field 'landmarks' has 7 values; the face is skipped") == \
+        "a.jpg: its metadata field 'landmarks' has 7 values; the face is skipped"
+    assert _skipped("a.jpg: cannot be read") == "skipped: a.jpg: cannot be read"

@@ -161,12 +161,19 @@ def check_options(mdir: "ModelDir") -> dict[str, Any] | None:
     """Read and check ``options.json`` (see :meth:`ModelDir.read_options`)."""
     path = mdir.options_path
     back = next((b / path.name for b in mdir.backups() if (b / path.name).is_file()), None)
+    summary = mdir.summary_path
+    listed = f"{summary} lists the options the model was trained with" if summary.is_file() else ""
     way_back = (f"copy {back} over it (the newest autobackup), or 'dfl-tui train --name {mdir.name} "
-                f"--restore-backup {back.parent.name}'" if back else "fix it by hand (it is JSON)")
+                f"--restore-backup {back.parent.name}'" if back else
+                "fix it by hand (it is JSON" + (f"; {listed}" if listed else "") + ")")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         if mdir.has_checkpoints():
+            if not back:  # nothing to fix by hand: say where the options can be found again
+                way_back = ("no autobackup holds a copy; restore it from your own backup"
+                            + (f", or write it again from {summary.name} beside it, which lists the options the model "
+                               f"was trained with" if listed else ""))
             raise ModelFileError(f"{path} is missing but model '{mdir.name}' has checkpoints: it is not a new model. "
                                  f"Nothing was changed; {way_back}") from None
         return None

@@ -50,6 +50,11 @@ BACKUP_DIR = ".xseg_backup"
 # ---------------------------------------------------------------------------
 
 
+def _skipped(message: str) -> str:
+    """A warning for a face that was left out: messages that already say so are not said twice."""
+    return message if "skipped" in message else f"skipped: {message}"
+
+
 def faces_dir(ctx: Any, opts: XSegOptions) -> Path:
     if opts.input_dir:
         p = Path(opts.input_dir).expanduser()
@@ -165,7 +170,7 @@ def apply_model(ctx: Any, folder: Path, opts: XSegOptions) -> dict[str, Any]:
             good = [x for x in loaded if not isinstance(x, str)]
             for x in loaded:
                 if isinstance(x, str):
-                    ctx.warn(f"skipped: {x}")
+                    ctx.warn(_skipped(x))
                     skipped += 1
             preds = model.predict([g[3] for g in good])
             for (p, image, meta, _crop, mat), pred in zip(good, preds):
@@ -173,7 +178,7 @@ def apply_model(ctx: Any, folder: Path, opts: XSegOptions) -> dict[str, Any]:
                     store_mask(p, meta, mask_back(pred, mat, image.shape[:2]))
                     masked += 1
                 except (InputError, OSError) as exc:
-                    ctx.warn(f"skipped: {p}: {exc}")
+                    ctx.warn(_skipped(f"{p}: {exc}"))
                     skipped += 1
             done += len(loaded)
             ctx.progress(done, len(files), masked=masked, skipped=skipped)
@@ -226,7 +231,7 @@ def apply_generic(ctx: Any, folder: Path, opts: XSegOptions) -> dict[str, Any]:
                     masked += 1
                 else:
                     skipped += 1
-                    ctx.warn(f"skipped: {err}")
+                    ctx.warn(_skipped(err))
             ctx.progress(done, len(files), masked=masked, skipped=skipped)
     if fallbacks:
         ctx.warn(f"{len(fallbacks)} face(s) got the landmark hull mask because the mesh could not fit: "
