@@ -108,3 +108,20 @@ def test_stopped_demo_leaves_no_video(tmp_path):
     with pytest.raises(JobCancelled):
         run_demo(StopInDst(ws), DemoOptions(seconds=1.0, fps=10, size=128))
     assert sorted(p.name for p in ws.root.iterdir()) == []
+
+
+def test_plain_demo_over_a_hard_one_takes_its_truth_and_references_away(tmp_path):
+    """After ``demo --hard``, ``demo --overwrite`` must not leave the hard clip's truth and reference
+    faces beside a clip they do not describe; a reference/ folder without the truth is the user's."""
+    from dfl_tui.video.demo_hard import REFERENCE_DIR, TRUTH_FILE
+
+    ws = Workspace.open(tmp_path / "ws")
+    (ws.root / REFERENCE_DIR).mkdir(parents=True)
+    (ws.root / REFERENCE_DIR / "mine.jpg").write_bytes(b"the user's own reference")
+    st = jobs.run_inline(ws, "demo", DemoOptions(seconds=0.5, fps=10, size=128))
+    assert st["state"] == "done" and (ws.root / REFERENCE_DIR / "mine.jpg").exists()  # not the demo's: left alone
+    (ws.root / TRUTH_FILE).write_text("{}")  # now it is a hard demo's
+    st = jobs.run_inline(ws, "demo", DemoOptions(seconds=0.5, fps=10, size=128, overwrite=True))
+    assert st["state"] == "done"
+    assert not (ws.root / TRUTH_FILE).exists() and not (ws.root / REFERENCE_DIR).exists()
+    assert (ws.root / ".trash" / TRUTH_FILE).exists() and (ws.root / ".trash" / REFERENCE_DIR / "mine.jpg").exists()

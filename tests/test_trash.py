@@ -161,3 +161,20 @@ def test_undo_of_a_displacing_operation(tmp_path, how):
         assert "2_0.jpg" in names
     else:
         assert "2_0.jpg" not in names and trashed["2_0.jpg"] == b"new 2"
+
+
+def test_undo_removes_the_sub_folders_it_emptied_but_nothing_of_the_users(tmp_path):
+    """Undoing a grouping leaves no empty person_N folders; derived caches in them go too, and a
+    folder that holds anything else stays."""
+    _files(tmp_path, ["a.jpg", "b.jpg", "c.jpg"])
+    t = Trash(tmp_path)
+    t.apply([("a.jpg", "person_1/a.jpg"), ("b.jpg", "person_2/b.jpg"), ("c.jpg", "person_3/c.jpg")], "group")
+    (tmp_path / "person_1" / ".identity").mkdir()
+    (tmp_path / "person_1" / ".identity" / "dlib.npy").write_bytes(b"cache")
+    (tmp_path / "person_1" / ".thumbs").mkdir(exist_ok=True)
+    (tmp_path / "person_3" / "notes.txt").write_text("mine")
+    t.undo()
+    assert sorted(p.name for p in list_images(tmp_path)) == ["a.jpg", "b.jpg", "c.jpg"]
+    assert not (tmp_path / "person_1").exists() and not (tmp_path / "person_2").exists()
+    assert (tmp_path / "person_3" / "notes.txt").read_text() == "mine"
+    assert (tmp_path / ".trash").is_dir()  # the set's own hidden folders are never pruned

@@ -38,6 +38,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -288,7 +289,32 @@ class Trash:
             undo_id = uuid.uuid4().hex[:12]
             self._append({"undo": op.id, "op": undo_id, "t": time.time(), "moves": plan, "v": 2})
             done = self._execute(undo_id, plan, progress)
+            self._prune_emptied({Path(a).parent for a, _b in done})
         return Op(undo_id, f"undo {op.action}", done, time.time())
+
+    def _prune_emptied(self, dirs: set[Path]) -> None:
+        """Remove the sub-folders an undo emptied (``person_2/`` after undoing a grouping), when all
+        that is left in one is what dfl-tui derived from its faces (thumbnails, the embedding cache).
+        A folder with anything else in it stays as it is."""
+        from ..identity.cache import CACHE_DIR
+        from ..workspace import THUMBS_DIR
+
+        derived = {CACHE_DIR, THUMBS_DIR}
+        for rel in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
+            if not rel.parts or rel.parts[0].startswith("."):
+                continue  # the set itself, the trash, staging
+            d = self.folder / rel
+            try:
+                if d.is_symlink() or not d.is_dir():
+                    continue
+                left = list(d.iterdir())
+                if any(e.name not in derived or e.is_symlink() or not e.is_dir() for e in left):
+                    continue
+                for e in left:
+                    shutil.rmtree(e)
+                d.rmdir()
+            except OSError:
+                continue  # in use or not ours to remove: leaving an empty folder loses nothing
 
     def _displaced(self, back: list[tuple[str, str]], how: str) -> list[tuple[str, str]]:
         """Moves to the trash for what stands where ``back`` puts files ("names"), and for

@@ -223,9 +223,11 @@ def run_demo(ctx: Reporter, o: DemoOptions) -> dict[str, Any]:
     ws.ensure()
     targets = {"src": ws.root / "data_src.mp4", "dst": ws.root / "data_dst.mp4"}
     existing = [p for p in targets.values() if p.exists()]
-    if o.hard:  # the hard demo's own files count too (the truth of another clip must not stay)
-        from .demo_hard import REFERENCE_DIR, TRUTH_FILE
+    from .demo_hard import REFERENCE_DIR, TRUTH_FILE
 
+    if o.hard or (ws.root / TRUTH_FILE).exists():
+        # the hard demo's own files count too: the truth and references of another clip must not stay
+        # (a plain demo over a hard one; a reference/ folder of the user's own, without the truth, is left alone)
         existing += [p for p in (ws.root / TRUTH_FILE, ws.root / REFERENCE_DIR) if p.exists()]
     # Another container with the same stem (data_dst.mkv) would be picked over ours: count it too.
     others = [ws.video(s) for s in ("src", "dst") if ws.video(s).exists() and ws.video(s) not in targets.values()]
