@@ -221,3 +221,24 @@ def test_the_reference_filter_leaves_a_hostile_face_unchecked(tmp_path):
     refs = reference_embeddings(write_face(tmp_path / "ref", "ref.jpg", "astronaut", brighten=10))
     res = filter_by_reference([good, other, bad], refs)
     assert res.keep == [good] and res.reject == [other] and res.unchecked == [bad]
+
+
+def test_faces_kept_by_an_earlier_run_carry_their_tracks_on(tmp_path, monkeypatch):
+    """Extraction continued: a face a little over the threshold next to a face kept in the earlier run
+    (same place, next frame) is rescued, as it would have been in one run; the earlier face is not checked again."""
+    from dfl_tui.identity import reference as R
+
+    kept_before = write_face(tmp_path / "set", "00001_0.jpg", "astronaut")
+    new = write_face(tmp_path / "set", "00002_0.jpg", "astronaut", shift=1.0)
+    far = {new.name: 0.65}  # a little over 0.6: blurred, say
+
+    def fake_embed(paths, model, ctx=None, errors=None):
+        return np.array([[far.get(os.path.basename(p), 0.3), 0.0] for p in paths])
+
+    monkeypatch.setattr(R, "embed_faces", fake_embed)
+    monkeypatch.setattr(R, "nearest", lambda emb, refs, metric: emb[:, 0])
+    refs = np.zeros((1, 2))
+    alone = R.filter_by_reference([new], refs, threshold=0.6)
+    assert alone.reject == [new]  # nothing kept near it in this run
+    res = R.filter_by_reference([new], refs, threshold=0.6, anchors=[kept_before])
+    assert res.keep == [new] and res.rescued == [new] and set(res.distance) == {new.name}

@@ -145,9 +145,11 @@ def track_rescue(frames: Sequence[str | None], rects: Sequence[np.ndarray | None
 
 
 def filter_by_reference(paths: Sequence[Path], refs: np.ndarray, model: str | EmbeddingModel | None = None, *,
-                        threshold: float | None = None, ctx: Reporter | None = None, track: bool = True) -> FilterResult:
+                        threshold: float | None = None, ctx: Reporter | None = None, track: bool = True,
+                        anchors: Sequence[Path] = ()) -> FilterResult:
     """Split aligned faces into the reference person (within ``threshold`` of a reference, or, with ``track``,
-    a little over it on a kept face's track: :func:`track_rescue`) and the rest."""
+    a little over it on a kept face's track: :func:`track_rescue`) and the rest. ``anchors`` are faces
+    kept before (an earlier run of the same extraction): not checked again, but their tracks count."""
     m = load_model(model)
     thr = float(m.threshold if threshold is None else threshold)
     paths = [Path(p) for p in paths]
@@ -167,10 +169,13 @@ def filter_by_reference(paths: Sequence[Path], refs: np.ndarray, model: str | Em
             except dflimg.FaceFileError:  # damaged metadata: not tracked (embedding named it already)
                 return None
 
-        metas = [meta_of(p) for p in paths]
+        anchors = [Path(a) for a in anchors if Path(a) not in set(paths)]
+        metas = [meta_of(p) for p in [*paths, *anchors]]
         frames = [None if m is None or not m.source_filename else m.source_filename for m in metas]
         rects = [None if m is None or m.source_rect is None else np.asarray(m.source_rect, np.float64) for m in metas]
-        kept = track_rescue(frames, rects, d, first, thr)
+        n_a = len(anchors)
+        kept = track_rescue(frames, rects, np.concatenate([d, np.zeros(n_a)]),
+                            np.concatenate([first, np.ones(n_a, bool)]), thr)[:len(paths)]
     keep = [p for p, k in zip(paths, kept) if k]
     reject = [p for p, k, o in zip(paths, kept, ok) if o and not k]
     unchecked = [p for p, o in zip(paths, ok) if not o]
@@ -211,7 +216,10 @@ def keep_reference_faces(ctx: Reporter, folder: Path, refs: np.ndarray, *, spec:
     if not faces:
         return {"checked": 0, "kept": 0, "rejected": 0, "rescued": 0, "threshold": thr}
     ctx.log(f"checking {len(faces)} face(s) against the reference ({m.describe()}, kept under {thr:g})")
-    res = filter_by_reference(faces, refs, m, threshold=thr, ctx=ctx)
+    # faces kept by an earlier run carry their tracks on: a blurred face next to one of them is rescued too
+    anchors = [folder / k for k, v in checked.items() if v and v[0] is not None and (folder / k).is_file()
+               and folder / k not in set(faces)]
+    res = filter_by_reference(faces, refs, m, threshold=thr, ctx=ctx, anchors=anchors)
     for p in res.unchecked:
         ctx.warn(f"{p.name}: {NOT_CHECKED}; kept")
     if res.reject:
