@@ -350,3 +350,94 @@ def test_sixel_pictures_decode_to_the_image(h):
         assert out.shape == rgb.shape
         mse = ((out.astype(np.float64) - rgb) ** 2).mean()
         assert 10 * np.log10(255 ** 2 / mse) > 30  # 36 dB measured: the palette's rounding, nothing misplaced
+
+
+def _kitty_commands(out: str) -> list[tuple[dict, bytes]]:
+    """The kitty graphics commands in ``out``, chunked payloads joined: [(keys, payload bytes)]."""
+    import base64
+    import re
+
+    cmds: list[tuple[dict, bytes]] = []
+    for m in re.finditer(r"\x1b_G([^;\x1b]*)(?:;([^\x1b]*))?\x1b\\", out):
+        keys = dict(kv.split("=", 1) for kv in m.group(1).split(","))
+        data = base64.standard_b64decode(m.group(2) or "")
+        if set(keys) - {"m", "q"} and cmds and cmds[-1][0].get("_open"):
+            raise AssertionError("a new command before the last one's chunks ended")
+        if set(keys) <= {"m", "q"}:
+            head, payload = cmds[-1]
+            cmds[-1] = (head, payload + data)
+            head["_open"] = keys["m"] == "1"
+        else:
+            keys["_open"] = keys.get("m") == "1"
+            cmds.append((keys, data))
+    return cmds
+
+
+async def test_canvas_in_kitty_itself_edits_only_the_changed_pixels():
+    """kitty (not Ghostty): an XSeg point or the cursor moving overwrites the few changed pixels of the
+    picture already in the terminal (``a=f,r=1``) instead of sending the view again; the terminal's copy,
+    rebuilt from what was sent, is the view exactly. A change of most of the picture sends it whole."""
+    import dataclasses
+    import zlib
+
+    import cv2
+
+    from dfl_tui.tui.widgets.image_canvas import ImageCanvas
+
+    app = CanvasApp("kitty")
+    app.graphics = dataclasses.replace(app.graphics, edits=True)
+    async with app.run_test(size=(40, 12)) as pilot:
+        cv = app.query_one(ImageCanvas)
+        dot = {"at": None}
+
+        def draw(disp, m):
+            if dot["at"] is not None:
+                x, y = dot["at"]
+                cv2.circle(disp, (x, y), 3, (255, 0, 255), -1)
+
+        cv.draw = draw
+        yy, xx = np.mgrid[0:64, 0:64]
+        cv.set_image(np.stack([xx * 4, yy * 4, (xx + yy) * 2], -1).astype(np.uint8))
+        await wait_for(pilot, lambda: cv.drawn is not None, what="the canvas picture")
+        await pilot.pause()
+        [(keys, png)] = [c for c in _kitty_commands("".join(app.graphics_sink)) if c[0].get("a") == "t"]
+        terminal = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[..., ::-1].copy()
+        image_id = keys["i"]
+        for at in ((40, 30), (200, 120), None):
+            app.graphics_sink.clear()
+            dot["at"] = at
+            cv.invalidate()
+            await pilot.pause()
+            out = "".join(app.graphics_sink)
+            cmds = _kitty_commands(out)
+            assert cmds and all(k["a"] == "f" and k["r"] == "1" and k["X"] == "1" and k["i"] == image_id for k, _ in cmds)
+            for k, data in cmds:
+                x, y, w, h = (int(k[n]) for n in ("x", "y", "s", "v"))
+                terminal[y:y + h, x:x + w] = np.frombuffer(zlib.decompress(data), np.uint8).reshape(h, w, 3)
+            assert np.array_equal(terminal, cv._view())
+            assert len(out) < 3000  # a dot moved: a couple of KB, not the 320x192 view
+        assert cv.kitty_sends == 1 and cv.kitty_edits >= 3
+        # nothing changed: nothing sent
+        app.graphics_sink.clear()
+        cv.invalidate()
+        await pilot.pause()
+        assert app.graphics_sink == []
+        # a zoom changes most pixels: the whole picture, under a new id
+        cv.zoom(2.0)
+        await wait_for(pilot, lambda: cv.kitty_sends == 2, what="the zoomed picture")
+
+
+def test_kitty_itself_is_told_apart_from_other_kitty_protocol_terminals():
+    kitty = {"TERM": "xterm-kitty", "KITTY_WINDOW_ID": "1"}
+    assert detect(kitty, "auto").edits and detect(kitty, "kitty").edits
+    assert not detect({"TERM": "xterm-ghostty", "TERM_PROGRAM": "ghostty"}, "auto").edits
+    assert not detect({"TERM": "xterm-256color"}, "kitty").edits  # forced on an unknown terminal: whole pictures
+    tmux_env = {"TERM": "tmux-256color", "TMUX": "/tmp/tmux-1/default,1,0"}
+    assert detect(tmux_env, tmux=TmuxInfo("3.4", "xterm-kitty", "RGB", "on")).edits
+    assert not detect(tmux_env, tmux=TmuxInfo("3.4", "xterm-ghostty", "RGB", "on")).edits
+    edit = termgfx.kitty_edit(9, np.zeros((2, 3, 3), np.uint8), 4, 5, tmux=True)
+    assert edit.startswith("\x1bPtmux;\x1b\x1b_Ga=f,r=1,i=9,x=4,y=5,s=3,v=2,X=1,f=24,o=z,q=2,m=0;")
+    assert termgfx.changed_rects(np.zeros((8, 8, 3)), np.zeros((8, 9, 3)), 4) is None
+    a, b = np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)
+    b[1, 2] = b[6, 5] = b[7, 7] = 1
+    assert termgfx.changed_rects(a, b, 4) == [(2, 1, 1, 1), (5, 6, 3, 2)]

@@ -13,7 +13,8 @@ Screens: ``home`` (a workspace with videos and frames), ``review`` (1,000 faces 
 generated flat thumbnails, ``--open 5``, key: right arrow), ``train`` (a model folder
 with metrics and previews and a trainer that holds its lock but writes nothing new;
 key: space, the next preview), ``merge`` (dst frames, faces and a tiny untrained model
-in the merger's helper process; key: ``.``, the next frame). The fixtures are built in a
+in the merger's helper process; key: ``.``, the next frame), ``xseg`` (the XSeg editor on 20
+dst faces of 256 px, ``--open 8``; key: right arrow, the drawing cursor moves). The fixtures are built in a
 temporary folder (``--keep DIR`` keeps and reuses them); the tiny model is written by a
 child process so this one stays free of torch.
 """
@@ -35,18 +36,19 @@ from typing import Any, Callable
 
 from ..util import bench as benchutil
 
-SCREENS = ("home", "review", "train", "merge")
+SCREENS = ("home", "review", "train", "merge", "xseg")
 # screen -> (--open argument or None, key name, the bytes a terminal sends for it)
 KEYS: dict[str, tuple[str | None, str, bytes]] = {
     "home": (None, "down", b"\x1b[B"),
     "review": ("5", "right", b"\x1b[C"),
     "train": ("9", "space", b" "),
     "merge": ("10", ".", b"."),
+    "xseg": ("8", "right", b"\x1b[C"),
 }
 # text the screen writes once it shows its content (then the bench waits for quiet)
 # the start of a picture in each graphics mode's output
 PICTURE_MARK = {"kitty": b"\x1b_G", "sixel": b"\x1bP"}
-READY: dict[str, bytes] = {"home": b"Extract source frames", "review": b"faces", "train": b"iter 3000",
+READY: dict[str, bytes] = {"home": b"Extract source frames", "review": b"faces", "train": b"iter 3000", "xseg": b"XSeg editor",
                            "merge": b"merged in"}
 REVIEW_FACES = 1000
 
@@ -311,8 +313,17 @@ def make_merge(root: Path, frames: int = 4) -> None:
     subprocess.run([sys.executable, "-c", _TINY_MODEL, str(root)], check=True, capture_output=True)
 
 
+def make_xseg(root: Path, n: int = 20) -> None:
+    """``n`` aligned dst faces of 256 px (hue shifts of a real face) for the XSeg editor."""
+    from ..faceset.synthetic import make_set
+    from ..workspace import Workspace
+
+    ws = Workspace.open(root).ensure()
+    make_set(ws.aligned("dst"), n, 256, source=_frame(512))
+
+
 MAKERS: dict[str, Callable[[Path], None]] = {"home": make_home, "review": make_review, "train": make_train,
-                                             "merge": make_merge}
+                                             "merge": make_merge, "xseg": make_xseg}
 
 
 def prepare(base: Path, screen: str) -> Path:

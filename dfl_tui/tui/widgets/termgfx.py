@@ -53,6 +53,9 @@ class Graphics:
     requested: str = "auto"
     reason: str = ""
     tmux: bool = False  # wrap kitty commands in tmux's passthrough
+    # kitty itself (not another kitty-protocol terminal): a transmitted picture can be edited in place
+    # (the animation protocol's frame edit, ``a=f,r=1``), so a small change sends only its pixels
+    edits: bool = False
     cell_w: int = DEFAULT_CELL[0]
     cell_h: int = DEFAULT_CELL[1]
 
@@ -176,7 +179,10 @@ def detect(env: Mapping[str, str], requested: str = "auto", *, isatty: bool = Tr
     if requested not in MODES:
         raise ValueError(f"--graphics must be one of {', '.join(MODES)} (got {requested!r})")
     in_tmux = bool(env.get("TMUX"))
-    base = Graphics(requested=requested, tmux=in_tmux, cell_w=cell[0], cell_h=cell[1])
+    # kitty itself (Ghostty and others speak the protocol without its animation frames)
+    outer = _outer_kind(tmux.client_term, "", env) if in_tmux and tmux is not None else \
+        _outer_kind(env.get("TERM", ""), env.get("TERM_PROGRAM", ""), env)
+    base = Graphics(requested=requested, tmux=in_tmux, cell_w=cell[0], cell_h=cell[1], edits=outer == ("kitty", "kitty"))
     if requested in ("kitty", "sixel", "halfblock"):
         why = "chosen"
         if in_tmux and tmux is not None:
@@ -301,6 +307,50 @@ def kitty_transmit(image_id: int, png: bytes, cols: int, rows: int, *, tmux: boo
             break
     out.append(_apc(f"a=p,U=1,i={image_id},c={cols},r={rows},q=2", "", tmux))
     return "".join(out)
+
+
+def kitty_edit(image_id: int, rgb: Any, x: int, y: int, *, tmux: bool = False) -> str:
+    """Overwrite the ``rgb`` rectangle (H x W x 3 uint8) at pixel (x, y) of transmitted image ``image_id``
+    in place: kitty's frame edit of the root frame (``a=f,r=1``, ``X=1`` replaces instead of blending),
+    raw RGB (``f=24``) compressed with zlib (``o=z``). Every placement of the image shows the change."""
+    import zlib
+
+    import numpy as np
+
+    a = np.ascontiguousarray(np.asarray(rgb, np.uint8)[..., :3])
+    h, w = a.shape[:2]
+    data = base64.standard_b64encode(zlib.compress(a.tobytes(), 6)).decode("ascii")
+    out = []
+    first = True
+    while True:
+        chunk, data = data[:4096], data[4096:]
+        more = 1 if data else 0
+        keys = (f"a=f,r=1,i={image_id},x={x},y={y},s={w},v={h},X=1,f=24,o=z,q=2,m={more}" if first
+                else f"m={more}")
+        out.append(_apc(keys, chunk, tmux))
+        first = False
+        if not data:
+            break
+    return "".join(out)
+
+
+def changed_rects(old: Any, new: Any, band: int) -> list[tuple[int, int, int, int]] | None:
+    """The rectangles (x, y, w, h) where two H x W x 3 pictures differ: per band of ``band`` pixel rows,
+    the changed columns' span and the changed rows within it. None when the sizes differ."""
+    import numpy as np
+
+    if old is None or new is None or old.shape != new.shape:
+        return None
+    diff = np.any(old != new, axis=2)
+    rects = []
+    for y0 in range(0, diff.shape[0], max(1, band)):
+        part = diff[y0:y0 + band]
+        cols = np.flatnonzero(part.any(axis=0))
+        if not cols.size:
+            continue
+        rows = np.flatnonzero(part.any(axis=1))
+        rects.append((int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)))
+    return rects
 
 
 def kitty_delete(image_id: int, *, tmux: bool = False) -> str:
