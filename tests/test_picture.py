@@ -226,6 +226,20 @@ async def test_xseg_canvas_is_the_picture_widget(mode):
         await wait_for(pilot, lambda: sum(s.count(marker) for s in app.graphics_sink) == 2, what="redraw")
 
 
+def movable_dot(canvas, radius: int) -> dict:
+    """An overlay for ``canvas``: a magenta dot at ``dot["at"]`` (display pixels), none while it is None."""
+    import cv2
+
+    dot: dict = {"at": None}
+
+    def draw(disp, m):
+        if dot["at"] is not None:
+            cv2.circle(disp, dot["at"], radius, (255, 0, 255), -1)
+
+    canvas.draw = draw
+    return dot
+
+
 async def test_canvas_half_blocks_repaint_only_the_cells_an_overlay_changed():
     """An XSeg point or the cursor moving repaints the few cells it touched, not the picture
     (over SSH: bytes instead of a whole half-block view); what is shown equals a full rebuild."""
@@ -235,14 +249,7 @@ async def test_canvas_half_blocks_repaint_only_the_cells_an_overlay_changed():
     app = CanvasApp("halfblock")
     async with app.run_test(size=(40, 12)) as pilot:
         cv = app.query_one(ImageCanvas)
-        dot = {"at": None}
-
-        def draw(disp, m):
-            if dot["at"] is not None:
-                x, y = dot["at"]
-                disp[y, x] = (255, 0, 255)
-
-        cv.draw = draw
+        dot = movable_dot(cv, radius=0)
         cv.set_image(face())
         await pilot.pause()
         assert "▀" in frame(app) and cv._cv_packed is not None
@@ -388,14 +395,7 @@ async def test_canvas_in_kitty_itself_edits_only_the_changed_pixels():
     app.graphics = dataclasses.replace(app.graphics, edits=True)
     async with app.run_test(size=(40, 12)) as pilot:
         cv = app.query_one(ImageCanvas)
-        dot = {"at": None}
-
-        def draw(disp, m):
-            if dot["at"] is not None:
-                x, y = dot["at"]
-                cv2.circle(disp, (x, y), 3, (255, 0, 255), -1)
-
-        cv.draw = draw
+        dot = movable_dot(cv, radius=3)
         yy, xx = np.mgrid[0:64, 0:64]
         cv.set_image(np.stack([xx * 4, yy * 4, (xx + yy) * 2], -1).astype(np.uint8))
         await wait_for(pilot, lambda: cv.drawn is not None, what="the canvas picture")
@@ -441,3 +441,20 @@ def test_kitty_itself_is_told_apart_from_other_kitty_protocol_terminals():
     a, b = np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)
     b[1, 2] = b[6, 5] = b[7, 7] = 1
     assert termgfx.changed_rects(a, b, 4) == [(2, 1, 1, 1), (5, 6, 3, 2)]
+
+
+def test_kitty_placeholder_diacritics_follow_kittys_rule():
+    """kitty's rowcolumn-diacritics.txt: combining marks of class 230 (Mn, above) without a decomposition,
+    in code point order, less a few that normalisation could fuse (checked by hand against the file:
+    our 245 are its first 245)."""
+    import unicodedata
+
+    codes = [ord(c) for c in termgfx._DIACRITICS]
+    assert codes == sorted(set(codes)) and len(codes) == termgfx.KITTY_MAX_CELLS == 245
+    assert codes[:3] == [0x0305, 0x030D, 0x030E] and codes[-1] == 0x2DFF
+    excluded = {0x0300, 0x0301, 0x0302, 0x0303, 0x0304, 0x0306, 0x0307, 0x0308, 0x0309, 0x030A, 0x030B, 0x030C,
+                0x030F, 0x0311, 0x0313, 0x0314, 0x0342, 0x0653, 0x0654}
+    for c in codes:
+        ch = chr(c)
+        assert unicodedata.category(ch) == "Mn" and unicodedata.combining(ch) == 230, hex(c)
+        assert unicodedata.decomposition(ch) == "" and c not in excluded, hex(c)
