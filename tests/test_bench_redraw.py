@@ -35,3 +35,14 @@ def test_pty_run_counts_what_a_program_writes():
     assert run.wait_for(b"x" * 5000, 30)
     run.stop()
     assert b"columns=77, lines=21" in run.output() and run.count() >= 5000
+
+
+def test_bench_redraw_drives_the_xseg_editor(tmp_path, capsys):
+    """The fifth screen: the XSeg editor opens on its faces and a cursor step is counted (half-blocks send
+    only the changed cells: far less than the whole view)."""
+    rc = main(["bench", "redraw", "--screens", "xseg", "--idle", "1", "--keys", "1", "--modes", "halfblock",
+               "--keep", str(tmp_path / "bench"), "--json"])
+    assert rc == 0
+    [row] = json.loads(capsys.readouterr().out)["results"]
+    assert row["screen"] == "xseg" and row["ready"] and not row.get("error"), row
+    assert 0 < row["key_bytes"] < row["startup_bytes"] / 10
