@@ -23,6 +23,10 @@ def test_bench_redraw_counts_bytes_of_the_home_screen(tmp_path, capsys):
     assert row["idle_bytes_per_s"] >= 0 and row["key_bytes"] >= 0
     assert row["sixel"] is False and row["kitty"] is False  # half-block mode sends no image protocol
     assert main(["bench", "redraw", "--screens", "nope"]) == 2
+    assert main(["bench", "redraw", "--screens", "home", "--key", "nope"]) == 2
+    from dfl_tui.tui.bench_redraw import key_bytes_of
+
+    assert key_bytes_of("w") == b"w" and key_bytes_of("right") == b"\x1b[C"
 
 
 def test_pty_run_counts_what_a_program_writes():

@@ -403,10 +403,14 @@ async def test_canvas_in_kitty_itself_edits_only_the_changed_pixels():
         [(keys, png)] = [c for c in _kitty_commands("".join(app.graphics_sink)) if c[0].get("a") == "t"]
         terminal = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[..., ::-1].copy()
         image_id = keys["i"]
+        def shown() -> bool:
+            return cv.drawn is not None and cv.drawn.key == cv._key()
+
         for at in ((40, 30), (200, 120), None):
             app.graphics_sink.clear()
             dot["at"] = at
             cv.invalidate()
+            await wait_for(pilot, shown, what="the edited picture")
             await pilot.pause()
             out = "".join(app.graphics_sink)
             cmds = _kitty_commands(out)
@@ -420,6 +424,7 @@ async def test_canvas_in_kitty_itself_edits_only_the_changed_pixels():
         # nothing changed: nothing sent
         app.graphics_sink.clear()
         cv.invalidate()
+        await wait_for(pilot, shown, what="the same picture")
         await pilot.pause()
         assert app.graphics_sink == []
         # a zoom changes most pixels: the whole picture, under a new id
@@ -458,3 +463,91 @@ def test_kitty_placeholder_diacritics_follow_kittys_rule():
         ch = chr(c)
         assert unicodedata.category(ch) == "Mn" and unicodedata.combining(ch) == 230, hex(c)
         assert unicodedata.decomposition(ch) == "" and c not in excluded, hex(c)
+
+
+def _frame_with_face(face_value: int) -> np.ndarray:
+    """A 'merger frame': a fixed gradient background with a square 'face' whose colour changes."""
+    yy, xx = np.mgrid[0:96, 0:160]
+    rgb = np.stack([xx, yy * 2, (xx + yy) % 256], -1).astype(np.uint8)
+    rgb[30:60, 60:100] = (face_value, 90, 200 - face_value // 2)
+    return rgb
+
+
+async def test_a_picture_that_changes_in_part_repaints_only_that_part_in_half_blocks():
+    """A merger setting changes the face, not the frame: only the face's cells go out again, and what is
+    shown is what a full repaint would show."""
+    from dfl_tui.tui.widgets import halfblock
+
+    app = PicApp("halfblock")
+    async with app.run_test(size=(60, 20)) as pilot:
+        pic = app.query_one(Picture)
+        pic.set_image(_frame_with_face(100), key="f1")
+        await wait_for(pilot, lambda: pic.drawn is not None, what="the picture")
+        await pilot.pause()
+        seen: list[tuple] = []
+        real = pic.refresh
+        pic.refresh = lambda *r, **kw: (seen.append(r), real(*r, **kw))[1]
+        pic.set_image(_frame_with_face(180), key="f2")
+        await wait_for(pilot, lambda: pic.drawn.key[0] == "f2", what="the new picture")
+        await pilot.pause()
+        [regions] = seen
+        cells = sum(r.area for r in regions)
+        assert regions and cells < 0.3 * pic.drawn.cols * pic.drawn.rows  # the face, not the frame
+        w, h = pic.pixel_box()
+        from dfl_tui.tui.widgets.picture import fit, resize_rgb
+
+        pw, ph = fit(160, 96, w, h)
+        assert pic.strips == halfblock.render(resize_rgb(_frame_with_face(180), pw, ph), quantize=2)
+        # another size of picture: all of it
+        seen.clear()
+        pic.set_image(np.zeros((30, 30, 3), np.uint8), key="small")
+        await wait_for(pilot, lambda: pic.drawn.key[0] == "small", what="the small picture")
+        assert seen and seen[-1] == ()
+
+
+async def test_kitty_itself_edits_a_picture_in_place_and_never_reuses_a_stale_copy():
+    """kitty itself: a picture that changes in part is edited in place under its id (``a=f``); the terminal's
+    copy rebuilt from the bytes is the new picture. A picture that changes entirely is sent whole under a
+    new id, and the one edited away is never shown again from the cache."""
+    import dataclasses
+    import zlib
+
+    import cv2
+
+    app = PicApp("kitty")
+    app.graphics = dataclasses.replace(app.graphics, edits=True)
+    async with app.run_test(size=(60, 20)) as pilot:
+        pic = app.query_one(Picture)
+        terminal: dict[str, np.ndarray] = {}
+
+        def apply(out: str) -> None:
+            for k, data in _kitty_commands(out):
+                if k.get("a") == "t":
+                    terminal[k["i"]] = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1].copy()
+                elif k.get("a") == "f":
+                    x, y, w, h = (int(k[n]) for n in ("x", "y", "s", "v"))
+                    terminal[k["i"]][y:y + h, x:x + w] = np.frombuffer(zlib.decompress(data), np.uint8).reshape(h, w, 3)
+
+        async def show(rgb, key):
+            app.graphics_sink.clear()
+            pic.set_image(rgb, key=key)
+            await wait_for(pilot, lambda: pic.drawn is not None and pic.drawn.key[0] == key, what=key)
+            await pilot.pause()
+            out = "".join(app.graphics_sink)
+            apply(out)
+            return out
+
+        await show(_frame_with_face(100), "f1")
+        first = str(pic.drawn.image_id)
+        out = await show(_frame_with_face(180), "f2")
+        assert "a=t" not in out and "a=f" in out and str(pic.drawn.image_id) == first
+        assert np.array_equal(terminal[first], pic.drawn.pixels) and pic.kitty_sends == 1
+        other = np.full((96, 160, 3), 30, np.uint8)
+        out = await show(other, "dark")
+        assert "a=t" in out and str(pic.drawn.image_id) != first and pic.kitty_sends == 2
+        # back to f1: its id now holds f2's pixels, so it is not reused as f1; the result is f1 either way
+        await show(_frame_with_face(100), "f1")
+        shown = terminal[str(pic.drawn.image_id)]
+        from dfl_tui.tui.widgets.picture import resize_rgb
+
+        assert np.array_equal(shown, resize_rgb(_frame_with_face(100), shown.shape[1], shown.shape[0]))

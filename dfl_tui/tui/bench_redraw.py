@@ -362,9 +362,24 @@ def _lock_run(root: Path) -> int | None:
     return RunDir(runs[0]).acquire_lock() if runs else None
 
 
+NAMED_KEYS = {"right": b"\x1b[C", "left": b"\x1b[D", "up": b"\x1b[A", "down": b"\x1b[B", "space": b" ",
+              "enter": b"\r", "tab": b"\t"}
+
+
+def key_bytes_of(name: str) -> bytes:
+    """What a terminal sends for key ``name``: one of :data:`NAMED_KEYS` or a single character."""
+    if name in NAMED_KEYS:
+        return NAMED_KEYS[name]
+    if len(name) == 1:
+        return name.encode()
+    raise ValueError(f"unknown key {name!r}: give one character or one of {', '.join(NAMED_KEYS)}")
+
+
 def measure(root: Path, screen: str, mode: str, *, cols: int, rows: int, idle_s: float, keys: int,
-            startup_timeout: float, base: Path) -> dict[str, Any]:
+            startup_timeout: float, base: Path, key: str | None = None) -> dict[str, Any]:
     open_arg, key_name, key_bytes = KEYS[screen]
+    if key:
+        key_name, key_bytes = key, key_bytes_of(key)
     argv = [sys.executable, "-m", "dfl_tui", "-w", str(root), "tui"]
     if open_arg:
         argv += ["--open", open_arg]
@@ -427,6 +442,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modes", default=None, help="graphics modes [default: every mode --graphics offers]")
     p.add_argument("--idle", type=float, default=10.0, help="seconds of idling to count [default: 10]")
     p.add_argument("--keys", type=int, default=3, help="presses of the typical key [default: 3]")
+    p.add_argument("--key", default=None, help="press this key instead of the screen's typical one: a character "
+                   "(the merger's w: erode +1) or right/left/up/down/space/enter/tab")
     p.add_argument("--size", default="160x48", help="terminal size COLSxROWS [default: 160x48]")
     p.add_argument("--startup-timeout", type=float, default=60.0,
                    help="longest wait for a screen to become quiet after it opens [default: 60]")
@@ -446,6 +463,12 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     modes = [m.strip() for m in str(args.modes).split(",")] if args.modes else graphics_modes()
+    if args.key:
+        try:
+            key_bytes_of(args.key)
+        except ValueError as exc:
+            print(f"dfl-tui bench redraw: {exc}", file=sys.stderr)
+            return 2
     cols, rows = (int(v) for v in str(args.size).lower().split("x"))
     tmp = None
     if args.keep:
@@ -462,7 +485,8 @@ def run(args: argparse.Namespace) -> int:
                 if not args.json:
                     print(f"{screen} / {mode} ...", file=sys.stderr, flush=True)
                 results.append(measure(root, screen, mode, cols=cols, rows=rows, idle_s=float(args.idle),
-                                       keys=int(args.keys), startup_timeout=float(args.startup_timeout), base=base))
+                                       keys=int(args.keys), startup_timeout=float(args.startup_timeout), base=base,
+                                       key=args.key))
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -17,7 +17,7 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 
-from . import halfblock, termgfx
+from . import halfblock
 from .picture import Picture
 
 BG = (24, 24, 28)  # RGB outside the image
@@ -56,7 +56,6 @@ class ImageCanvas(Picture, can_focus=True):
         self.draw: Callable[[np.ndarray, np.ndarray], None] | None = None
         self._cv_strips: list[Strip] | None = None
         self._cv_packed: np.ndarray | None = None  # the half-block view on screen, as pack_rgb values
-        self.kitty_edits = 0  # rectangles edited in place in a kitty picture (tests, bench)
         self._cv_pending = False
         self._cv_drag = False
         self._cv_built = (0, 0)
@@ -160,40 +159,11 @@ class ImageCanvas(Picture, can_focus=True):
             if self.image is None or self.size.width < 1:
                 Picture.set_message(self, "")
             else:
-                view = self._view()
+                # (in kitty itself the Picture sends only the pixels that changed)
                 self._cv_version += 1
-                if not self._kitty_edit(view, ("canvas", self._cv_version)):
-                    Picture.set_image(self, view, key=("canvas", self._cv_version))
+                Picture.set_image(self, self._view(), key=("canvas", self._cv_version))
             return
         self.refresh()
-
-    EDIT_SHARE = 0.5  # a change over this share of the picture's pixels sends the whole picture
-
-    def _kitty_edit(self, view: np.ndarray, key: tuple) -> bool:
-        """kitty itself: overwrite only the changed pixels of the picture in the terminal (a cursor step or a
-        new point is a few KB, not the whole view). True when done; False: send the whole picture."""
-        g = self.graphics
-        d = self._drawn
-        src = self._src
-        if g.mode != "kitty" or not g.edits or d is None or d.mode != "kitty" or not d.image_id or src is None \
-                or self._want is not None or d.key != self._key():
-            return False
-        if src.shape != view.shape or src.shape[:2] != (d.rows * g.cell_h, d.cols * g.cell_w):
-            return False  # the terminal holds a scaled copy: patches would not line up
-        rects = termgfx.changed_rects(src, view, g.cell_h)
-        if rects is None or sum(w * h for _x, _y, w, h in rects) > self.EDIT_SHARE * view.shape[0] * view.shape[1]:
-            return False
-        if rects:
-            termgfx.write(self.app, "".join(termgfx.kitty_edit(d.image_id, view[y:y + h, x:x + w], x, y, tmux=g.tmux)
-                                            for x, y, w, h in rects))
-            self.kitty_edits += len(rects)
-        # the terminal now holds ``view`` under the same id: keep the books as if it had been sent
-        old = d.key
-        self._src, self._src_key = view, key
-        d.key = self._key()
-        if old in self._kitty:
-            self._kitty[d.key] = self._kitty.pop(old)
-        return True
 
     def graphics_changed(self) -> None:
         self.fit()

@@ -30,7 +30,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from . import termgfx
+from . import halfblock, termgfx
 from .termgfx import HALFBLOCK, Graphics
 
 
@@ -114,21 +114,29 @@ class Drawn:
     png: bytes | None = None  # kitty: to transmit (None when already in the terminal)
     image_id: int = 0
     sixel: str = ""
+    packed: Any = None  # half-blocks: the cells' colours (pack_rgb), to repaint only the cells that change
+    pixels: Any = None  # kitty: the RGB the terminal holds under image_id (kitty itself edits it in place)
+    edits: list | None = None  # kitty itself: (x, y, rgb) rectangles that turn the shown picture into this one
+    based_on: Any = None  # kitty itself: the ``pixels`` the edits were computed against
+
+
+EDIT_SHARE = 0.5  # kitty itself: a change over this share of the pixels sends the whole picture instead
 
 
 def prepare(rgb: Any, cols: int, rows: int, g: Graphics, key: tuple, *, bg: tuple[int, int, int] = (0, 0, 0),
-            kitty_id: int = 0) -> Drawn:
-    """Fit ``rgb`` into cols x rows cells and encode it for ``g.mode`` (runs in a thread)."""
-    import numpy as np
+            kitty_id: int = 0, base: Any = None) -> Drawn:
+    """Fit ``rgb`` into cols x rows cells and encode it for ``g.mode`` (runs in a thread).
 
-    from . import halfblock
+    ``base`` (kitty itself): the RGB of the picture on screen; when the new one has its size and
+    differs in a small part, only those rectangles are prepared (``Drawn.edits``), not a PNG."""
+    import numpy as np
 
     a = np.asarray(rgb)
     h, w = a.shape[:2]
     if g.mode == "halfblock":
         pw, ph = fit(w, h, cols, rows * 2)
-        small = resize_rgb(a, pw, ph)
-        return Drawn(key, "halfblock", pw, (ph + 1) // 2, strips=halfblock.render(small, quantize=2))
+        packed = halfblock.pack_rgb(resize_rgb(a, pw, ph), quantize=2)
+        return Drawn(key, "halfblock", pw, (ph + 1) // 2, strips=halfblock.render_packed(packed), packed=packed)
     cw, ch = g.cell_w, g.cell_h
     pw, ph = fit(w, h, cols * cw, rows * ch)
     c_cols = max(1, min(cols, -(-pw // cw)))
@@ -138,8 +146,15 @@ def prepare(rgb: Any, cols: int, rows: int, g: Graphics, key: tuple, *, bg: tupl
         pw, ph = fit(w, h, c_cols * cw, c_rows * ch)
         if pw > w or ph > h:  # the terminal scales it up: no need to send more pixels than there are
             pw, ph = w, h
-        png = termgfx.encode_png(resize_rgb(a, pw, ph)) if kitty_id == 0 else None
-        return Drawn(key, "kitty", c_cols, c_rows, png=png, image_id=kitty_id)
+        if kitty_id:
+            return Drawn(key, "kitty", c_cols, c_rows, image_id=kitty_id)
+        small = resize_rgb(a, pw, ph)
+        if base is not None and g.edits:
+            rects = termgfx.changed_rects(base, small, g.cell_h)
+            if rects is not None and sum(rw * rh for _x, _y, rw, rh in rects) <= EDIT_SHARE * pw * ph:
+                return Drawn(key, "kitty", c_cols, c_rows, pixels=small, based_on=base,
+                             edits=[(x, y, small[y:y + rh, x:x + rw]) for x, y, rw, rh in rects])
+        return Drawn(key, "kitty", c_cols, c_rows, png=termgfx.encode_png(small), pixels=small if g.edits else None)
     # sixel: a canvas of exactly c_cols x c_rows cells, the picture centred on the background
     canvas = np.empty((c_rows * ch, c_cols * cw, 3), np.uint8)
     canvas[:] = bg
@@ -175,10 +190,12 @@ class Picture(Widget):
         self._want: tuple | None = None
         self._legacy: list[Strip] = []  # set_strips (half-block lines rendered by the caller)
         self._kitty: OrderedDict[tuple, tuple[int, int, int]] = OrderedDict()  # (version-key) -> (id, cols, rows)
+        self._kitty_pixels: dict[int, Any] = {}  # kitty itself: id -> the RGB it holds (to edit it in place)
         self._sixel_due = False
         self.columns: list[str] = []
         self.sixel_sends = 0  # how many times a Sixel was painted (tests, bench)
         self.kitty_sends = 0
+        self.kitty_edits = 0  # rectangles edited in place in a kitty picture (kitty itself)
 
     # -- what to draw with -------------------------------------------------------------------
     @property
@@ -279,13 +296,16 @@ class Picture(Widget):
                 self._kitty.move_to_end(key)
         src = self._src
         bg = self._bg_rgb()
-        self.run_worker(lambda: self._prepare(src, cols, rows, g, key, bg, kitty_id), thread=True, exclusive=True,
-                        group=f"picture-{id(self)}", exit_on_error=False, name="picture")
+        shown = self._drawn
+        base = shown.pixels if g.mode == "kitty" and g.edits and not kitty_id and shown is not None \
+            and shown.mode == "kitty" and shown.key[1:] == key[1:] else None
+        self.run_worker(lambda: self._prepare(src, cols, rows, g, key, bg, kitty_id, base), thread=True,
+                        exclusive=True, group=f"picture-{id(self)}", exit_on_error=False, name="picture")
 
     def _prepare(self, src: Any, cols: int, rows: int, g: Graphics, key: tuple, bg: tuple[int, int, int],
-                 kitty_id: int) -> None:
+                 kitty_id: int, base: Any = None) -> None:
         try:
-            drawn = prepare(src, cols, rows, g, key, bg=bg, kitty_id=kitty_id)
+            drawn = prepare(src, cols, rows, g, key, bg=bg, kitty_id=kitty_id, base=base)
         except Exception as exc:  # noqa: BLE001 - a broken picture shows its error, nothing else breaks
             self.app.call_from_thread(self.set_message, f"cannot draw the picture: {exc}")
             return
@@ -303,6 +323,13 @@ class Picture(Widget):
         if d.key != self._key():
             return  # stale (resized or replaced meanwhile); a newer one is on its way
         self._want = None
+        shown = self._drawn
+        if d.mode == "halfblock" and self._repaint_changed_cells(shown, d):
+            return
+        if d.mode == "kitty" and d.edits is not None:
+            if not self._edit_kitty(shown, d):
+                self._request()  # what it was prepared against is no longer on screen: the whole picture
+            return
         if d.mode == "kitty":
             g = self.graphics
             if d.png is not None:
@@ -311,13 +338,56 @@ class Picture(Widget):
                 self.kitty_sends += 1
                 d.png = None
                 self._kitty[d.key] = (d.image_id, d.cols, d.rows)
+                if d.pixels is not None:
+                    self._kitty_pixels[d.image_id] = d.pixels
                 while len(self._kitty) > self.KITTY_KEEP:
-                    _k, (old, _c, _r) = self._kitty.popitem(last=False)
-                    termgfx.write(self.app, termgfx.kitty_delete(old, tmux=g.tmux))
+                    _k, (gone, _c, _r) = self._kitty.popitem(last=False)
+                    self._kitty_pixels.pop(gone, None)
+                    termgfx.write(self.app, termgfx.kitty_delete(gone, tmux=g.tmux))
+            elif d.pixels is None:  # a picture still in the terminal, shown again: its pixels, when known
+                d.pixels = self._kitty_pixels.get(d.image_id)
             style = termgfx.kitty_style(d.image_id)
             d.strips = [Strip([Segment(t, style)], d.cols) for t in termgfx.kitty_rows(d.image_id, d.cols, d.rows)]
         self._drawn = d
         self.refresh()
+
+    def _repaint_changed_cells(self, old: Drawn | None, d: Drawn) -> bool:
+        """Half-blocks: the new picture replaces one of the same size: repaint only the cells whose colours
+        changed (a merger setting changes the face, not the frame). False: repaint it all."""
+        if old is None or old.mode != "halfblock" or old.packed is None or d.packed is None \
+                or (old.cols, old.rows) != (d.cols, d.rows) or self._legacy:
+            return False
+        spans = halfblock.changed_cells(old.packed, d.packed)
+        if spans is None:
+            return False
+        self._drawn = d
+        x0, y0 = self._image_origin(d.cols, d.rows)
+        top, _, _, left = self.gutter
+        if spans:
+            self.refresh(*[Region(left + x0 + x1, top + y0 + y, x2 - x1, 1) for y, x1, x2 in spans])
+        return True
+
+    def _edit_kitty(self, old: Drawn | None, d: Drawn) -> bool:
+        """kitty itself: overwrite the changed rectangles of the picture on screen (``old``) in place, so it
+        becomes ``d`` under the same id. False when ``old`` is not what ``d`` was prepared against."""
+        if old is None or old.mode != "kitty" or not old.image_id or old.pixels is None \
+                or old.pixels is not d.based_on or (old.cols, old.rows) != (d.cols, d.rows):
+            return False
+        g = self.graphics
+        d.image_id = old.image_id
+        if d.edits:
+            termgfx.write(self.app, "".join(termgfx.kitty_edit(d.image_id, rgb, x, y, tmux=g.tmux)
+                                            for x, y, rgb in d.edits))
+            self.kitty_edits += len(d.edits)
+        d.edits = None
+        d.strips = old.strips
+        # the id now shows this picture: the cached entry of the old one must not be reused for it
+        for k in [k for k, v in self._kitty.items() if v[0] == d.image_id]:
+            del self._kitty[k]
+        self._kitty[d.key] = (d.image_id, d.cols, d.rows)
+        self._kitty_pixels[d.image_id] = d.pixels
+        self._drawn = d
+        return True
 
     def on_resize(self, event: events.Resize) -> None:
         self._request()
@@ -343,6 +413,7 @@ class Picture(Widget):
             except Exception:  # noqa: BLE001 - app closing
                 pass
         self._kitty.clear()
+        self._kitty_pixels.clear()
 
     # -- drawing --------------------------------------------------------------------------------
     def _image_origin(self, cols: int, rows: int) -> tuple[int, int]:
