@@ -551,3 +551,29 @@ async def test_kitty_itself_edits_a_picture_in_place_and_never_reuses_a_stale_co
         from dfl_tui.tui.widgets.picture import resize_rgb
 
         assert np.array_equal(shown, resize_rgb(_frame_with_face(100), shown.shape[1], shown.shape[0]))
+
+
+async def test_partial_repaints_land_on_the_picture_under_its_captions():
+    """With column captions (the training monitor) the changed cells' regions are where render_line draws them."""
+    from dfl_tui.tui.widgets import halfblock
+
+    app = PicApp("halfblock")
+    async with app.run_test(size=(60, 20)) as pilot:
+        pic = app.query_one(Picture)
+        cols = ["src", "dst"]
+        pic.set_image(_frame_with_face(100), key="a", columns=cols)
+        await wait_for(pilot, lambda: pic.drawn is not None, what="the picture")
+        await pilot.pause()
+        old = pic.drawn.packed
+        seen: list[tuple] = []
+        real = pic.refresh
+        pic.refresh = lambda *r, **kw: (seen.append(r), real(*r, **kw))[1]
+        pic.set_image(_frame_with_face(180), key="b", columns=cols)
+        await wait_for(pilot, lambda: pic.drawn.key[0] == "b", what="the new picture")
+        d = pic.drawn
+        x0 = (pic.size.width - d.cols) // 2
+        top = next(y for y in range(pic.size.height) if pic.render_line(y).crop(x0, x0 + d.cols) == d.strips[0])
+        assert "src" in pic.render_line(top - 1).text  # the captions are above it
+        expected = {(top + y, x0 + x1, x2 - x1) for y, x1, x2 in halfblock.changed_cells(old, d.packed)}
+        [regions] = seen
+        assert {(r.y, r.x, r.width) for r in regions} == expected
