@@ -82,7 +82,7 @@ class DflApp(App[int]):
         graphics: Any = None,
     ) -> None:
         super().__init__()
-        quiet.install_span_crop()
+        quiet.install()
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
         self.workspace_label = workspace_label(self.workspace.root)
         self.watch = watch

@@ -99,21 +99,114 @@ def _render_segments(self: Any, console: Any) -> str:
     return "".join(sequences)
 
 
-def install_span_crop() -> bool:
-    """Use :func:`_render_segments` for Textual's partial updates (once; True when installed).
+# ---------------------------------------------------------------------------
+# Colours said once: a run of cells does not reset and repeat what stays the same
+# ---------------------------------------------------------------------------
 
-    Left alone when Textual's ``ChopsUpdate`` no longer has the attributes it works on, so a
-    Textual upgrade falls back to Textual's own (correct, only larger) output.
+_COLOUR_PARTS: dict[str, tuple[str, str] | None] = {}
+
+
+def colour_parts(attrs: str) -> tuple[str, str] | None:
+    """(foreground, background) SGR parameters when ``attrs`` sets exactly those two colours and nothing
+    else (a half-block cell: ``38;2;r;g;b;48;2;r;g;b``), else None."""
+    got = _COLOUR_PARTS.get(attrs, False)
+    if got is not False:
+        return got  # type: ignore[return-value]
+    toks = attrs.split(";")
+    parts: dict[str, str] = {}
+    i = 0
+    ok = True
+    while i < len(toks):
+        t = toks[i]
+        kind = toks[i + 1] if i + 1 < len(toks) else ""
+        n = 5 if kind == "2" else 3 if kind == "5" else 0
+        if t not in ("38", "48") or not n or i + n > len(toks) or t in parts:
+            ok = False
+            break
+        parts[t] = ";".join(toks[i:i + n])
+        i += n
+    result = (parts["38"], parts["48"]) if ok and len(parts) == 2 else None
+    if len(_COLOUR_PARTS) > 200_000:
+        _COLOUR_PARTS.clear()
+    _COLOUR_PARTS[attrs] = result
+    return result
+
+
+def render_strip(self: Any, console: Any) -> str:
+    """``Strip.render`` that keeps the colours in force from one cell to the next.
+
+    Rich writes every styled segment as ``ESC[attrs m text ESC[0m``: a half-block picture pays a
+    reset and both colours again for every cell. Here a segment whose style sets only a foreground
+    and a background colour, after another such segment, sends only the colour that differs (or
+    nothing); anything else (bold, links, plain text) resets first, as Rich does. Every strip ends
+    in the reset state, so strips joined or sent in any order mean what they meant.
     """
+    if self._render_cache is not None:
+        return self._render_cache
+    from rich.color import ColorSystem
+
+    color_system = console._color_system or ColorSystem.TRUECOLOR
+    out: list[str] = []
+    append = out.append
+    cur: str | None = None  # the attributes in force (None: reset)
+    cur_parts: tuple[str, str] | None = None
+    for text, style, _ in self._segments:
+        if not text:
+            continue
+        if style is None or style._link:
+            if cur is not None:
+                append("\x1b[0m")
+                cur = cur_parts = None
+            append(text if style is None else style.render(text, color_system=color_system))
+            continue
+        attrs = style._ansi or style._make_ansi_codes(color_system)
+        if not attrs:
+            if cur is not None:
+                append("\x1b[0m")
+                cur = cur_parts = None
+            append(text)
+            continue
+        if attrs == cur:
+            append(text)
+            continue
+        parts = colour_parts(attrs)
+        if parts is not None and cur_parts is not None:
+            change = ";".join(p for p, c in zip(parts, cur_parts) if p != c)
+            append(f"\x1b[{change}m{text}" if change else text)
+        else:
+            append(f"\x1b[0;{attrs}m{text}" if cur is not None else f"\x1b[{attrs}m{text}")
+        cur, cur_parts = attrs, parts
+    if cur is not None:
+        append("\x1b[0m")
+    self._render_cache = "".join(out)
+    return self._render_cache
+
+
+def install() -> bool:
+    """Send less for the same screen: partial updates from their first changed cell
+    (:func:`_render_segments`) and colours said once (:func:`render_strip`). Installed once; True
+    when both are. Left alone when Textual's ``ChopsUpdate`` or ``Strip`` no longer have what they
+    work on, so a Textual upgrade falls back to Textual's own (correct, only larger) output."""
     try:
         from textual._compositor import ChopsUpdate
+        from textual.strip import Strip
     except Exception:  # noqa: BLE001
         return False
-    if getattr(ChopsUpdate.render_segments, "_dfl_span_crop", False):
-        return True
-    probe = ChopsUpdate([{}], [(0, 0, 0)], [[]])
-    if not all(hasattr(probe, a) for a in ("chops", "spans", "chop_ends")):
-        return False
-    _render_segments._dfl_span_crop = True  # type: ignore[attr-defined]
-    ChopsUpdate.render_segments = _render_segments  # type: ignore[method-assign]
-    return True
+    done = 0
+    if getattr(ChopsUpdate.render_segments, "_dfl_quiet", False):
+        done += 1
+    else:
+        probe = ChopsUpdate([{}], [(0, 0, 0)], [[]])
+        if all(hasattr(probe, a) for a in ("chops", "spans", "chop_ends")):
+            _render_segments._dfl_quiet = True  # type: ignore[attr-defined]
+            ChopsUpdate.render_segments = _render_segments  # type: ignore[method-assign]
+            done += 1
+    if getattr(Strip.render, "_dfl_quiet", False):
+        done += 1
+    else:
+        strip = Strip([])
+        if hasattr(strip, "_render_cache") and hasattr(strip, "_segments"):
+            render_strip._dfl_quiet = True  # type: ignore[attr-defined]
+            Strip.render = render_strip  # type: ignore[method-assign]
+            done += 1
+    return done == 2
