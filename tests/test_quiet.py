@@ -92,7 +92,7 @@ def _both(update: ChopsUpdate) -> tuple[str, str]:
     console = Console(color_system="truecolor", force_terminal=True, width=200)
     ours = quiet._render_segments(update, console)
     textual_own = ChopsUpdate.__dict__["render_segments"]
-    if getattr(textual_own, "_dfl_span_crop", False):  # installed by an app in this process: Textual's own is gone
+    if textual_own is quiet._render_segments:  # installed by an app in this process: Textual's own is gone
         textual_own = _TEXTUAL_RENDER
     return ours, textual_own(update, console)
 
