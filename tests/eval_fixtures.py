@@ -35,6 +35,15 @@ class FixedFacePredictor(ShiftPredictor):
                           np.repeat(self.dst_mask[None, ..., None], n, 0))
 
 
+def _add_frame(info: dict, frames_dir: Path, stem: str, frame: np.ndarray, lm: np.ndarray) -> None:
+    """Write dst frame ``stem`` and its one aligned face, and note them in ``info``."""
+    path = frames_dir / f"{stem}.png"
+    cv2.imwrite(str(path), frame)
+    info["frames"].append(path)
+    write_face(info["ws"].aligned("dst"), stem, frame, lm, 0)
+    info["landmarks"][stem] = [lm]
+
+
 def make_jittered_dst(root: Path, n: int = 12, jitter: float = 1.5, seed: int = 0) -> dict:
     """A still shot (the same frame n times) whose aligned faces carry landmarks with detector-like jitter:
     ``jitter`` px of shake of the whole face plus a third of that on each point."""
@@ -49,11 +58,7 @@ def make_jittered_dst(root: Path, n: int = 12, jitter: float = 1.5, seed: int = 
     for i in range(n):
         stem = f"{i + 1:05d}"
         lm = (lm0 + rng.normal(0, jitter, 2) + rng.normal(0, jitter / 3, lm0.shape)).astype(np.float32)
-        path = frames_dir / f"{stem}.png"
-        cv2.imwrite(str(path), frame)
-        info["frames"].append(path)
-        write_face(ws.aligned("dst"), stem, frame, lm, 0)
-        info["landmarks"][stem] = [lm]
+        _add_frame(info, frames_dir, stem, frame, lm)
     return info
 
 
@@ -106,9 +111,5 @@ def make_hopper_dst(root: Path, n: int = 6, size: int = 256) -> dict:
         m = np.float32([[s, 0, 2.0 * i], [0, s, 1.0 * i]])
         frame = cv2.warpAffine(photo, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT101)
         lm = transform_points(template_landmarks(center=(265.0, 238.0), height=140.0), m)
-        path = frames_dir / f"{stem}.png"
-        cv2.imwrite(str(path), frame)
-        info["frames"].append(path)
-        write_face(ws.aligned("dst"), stem, frame, lm, 0)
-        info["landmarks"][stem] = [lm]
+        _add_frame(info, frames_dir, stem, frame, lm)
     return info

@@ -169,7 +169,8 @@ def filter_by_reference(paths: Sequence[Path], refs: np.ndarray, model: str | Em
             except dflimg.FaceFileError:  # damaged metadata: not tracked (embedding named it already)
                 return None
 
-        anchors = [Path(a) for a in anchors if Path(a) not in set(paths)]
+        given = set(paths)
+        anchors = [Path(a) for a in anchors if Path(a) not in given]
         metas = [meta_of(p) for p in [*paths, *anchors]]
         frames = [None if m is None or not m.source_filename else m.source_filename for m in metas]
         rects = [None if m is None or m.source_rect is None else np.asarray(m.source_rect, np.float64) for m in metas]
@@ -217,8 +218,9 @@ def keep_reference_faces(ctx: Reporter, folder: Path, refs: np.ndarray, *, spec:
         return {"checked": 0, "kept": 0, "rejected": 0, "rescued": 0, "threshold": thr}
     ctx.log(f"checking {len(faces)} face(s) against the reference ({m.describe()}, kept under {thr:g})")
     # faces kept by an earlier run carry their tracks on: a blurred face next to one of them is rescued too
-    anchors = [folder / k for k, v in checked.items() if v and v[0] is not None and (folder / k).is_file()
-               and folder / k not in set(faces)]
+    todo = set(faces)
+    anchors = [folder / k for k, v in checked.items() if v and v[0] is not None and folder / k not in todo
+               and (folder / k).is_file()]
     res = filter_by_reference(faces, refs, m, threshold=thr, ctx=ctx, anchors=anchors)
     for p in res.unchecked:
         ctx.warn(f"{p.name}: {NOT_CHECKED}; kept")

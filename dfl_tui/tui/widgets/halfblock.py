@@ -102,18 +102,10 @@ def render_packed(packed: Any, rows: Any = None) -> list[Strip]:
 def changed_cells(old: Any, new: Any) -> list[tuple[int, int, int]] | None:
     """(cell row, first column, end column) of each line whose cells differ between two
     :func:`pack_rgb` arrays of the same shape; None when the shapes differ (all changed)."""
-    import numpy as np
+    from .termgfx import changed_rects
 
-    if old is None or new is None or old.shape != new.shape:
-        return None
-    a, b = _even(old), _even(new)
-    diff = a != b
-    cells = diff[0::2] | diff[1::2]
-    out = []
-    for y in np.flatnonzero(cells.any(axis=1)):
-        xs = np.flatnonzero(cells[y])
-        out.append((int(y), int(xs[0]), int(xs[-1]) + 1))
-    return out
+    rects = changed_rects(old, new, 2)  # a band of two pixel rows is one line of cells
+    return None if rects is None else [(y // 2, x, x + w) for x, y, w, _h in rects]
 
 
 def blank(width: int, height: int, style: Style | None = None, char: str = " ") -> list[Strip]:

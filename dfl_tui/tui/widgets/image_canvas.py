@@ -13,7 +13,6 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 from textual import events
-from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 
@@ -182,27 +181,20 @@ class ImageCanvas(Picture, can_focus=True):
         """Half-blocks: rebuild the view and repaint only the cells that changed (an XSeg point added
         repaints a few cells, not the whole picture: over SSH that is bytes instead of 100 KB)."""
         self._cv_pending = False
-        strips, old = self._cv_strips, self._cv_packed
-        if strips is None or old is None or self.image is None or self._cv_built != (self.size.width, self.size.height):
+        strips = self._cv_strips
+        same_size = self._cv_built == (self.size.width, self.size.height)
+        new = halfblock.pack_rgb(self._view(), quantize=2) if strips and self.image is not None and same_size else None
+        spans = halfblock.changed_cells(self._cv_packed, new)
+        if spans is None:  # nothing to compare with: built again in render_line
             self._cv_strips = None
             self.refresh()
-            return
-        new = halfblock.pack_rgb(self._view(), quantize=2)
-        spans = halfblock.changed_cells(old, new)
-        if spans is None:
-            self._cv_packed = None
-            self._cv_strips = None
-            self.refresh()
-            return
-        if not spans:
             return
         rows = [y for y, _, _ in spans]
         strips = list(strips)
         for y, strip in zip(rows, halfblock.render_packed(new, rows)):
             strips[y] = strip
         self._cv_strips, self._cv_packed = strips, new
-        top, _, _, left = self.gutter  # refresh regions are in the widget's region, lines in its content
-        self.refresh(*[Region(left + x1, top + y, x2 - x1, 1) for y, x1, x2 in spans])
+        self._refresh_cells(spans)
 
     def _view(self) -> np.ndarray:
         """The display-sized RGB view of the image with the overlays."""

@@ -361,11 +361,14 @@ class Picture(Widget):
         if spans is None:
             return False
         self._drawn = d
-        x0, y0 = self._image_origin(d.cols, d.rows)
-        top, _, _, left = self.gutter
+        self._refresh_cells(spans, *self._image_origin(d.cols, d.rows))
+        return True
+
+    def _refresh_cells(self, spans: list[tuple[int, int, int]], x0: int = 0, y0: int = 0) -> None:
+        """Repaint the (line, first column, end column) spans of a picture drawn at content cell (x0, y0)."""
+        top, _, _, left = self.gutter  # refresh regions are in the widget's region, lines in its content
         if spans:
             self.refresh(*[Region(left + x0 + x1, top + y0 + y, x2 - x1, 1) for y, x1, x2 in spans])
-        return True
 
     def _edit_kitty(self, old: Drawn | None, d: Drawn) -> bool:
         """kitty itself: overwrite the changed rectangles of the picture on screen (``old``) in place, so it

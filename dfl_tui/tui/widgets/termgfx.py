@@ -335,13 +335,16 @@ def kitty_edit(image_id: int, rgb: Any, x: int, y: int, *, tmux: bool = False) -
 
 
 def changed_rects(old: Any, new: Any, band: int) -> list[tuple[int, int, int, int]] | None:
-    """The rectangles (x, y, w, h) where two H x W x 3 pictures differ: per band of ``band`` pixel rows,
-    the changed columns' span and the changed rows within it. None when the sizes differ."""
+    """The rectangles (x, y, w, h) where two pictures (H x W x 3, or H x W packed colours) differ: per
+    band of ``band`` pixel rows, the changed columns' span and the changed rows within it. None when
+    the sizes differ."""
     import numpy as np
 
     if old is None or new is None or old.shape != new.shape:
         return None
-    diff = np.any(old != new, axis=2)
+    diff = old != new
+    if diff.ndim == 3:
+        diff = diff.any(axis=2)
     rects = []
     for y0 in range(0, diff.shape[0], max(1, band)):
         part = diff[y0:y0 + band]
